@@ -1,0 +1,59 @@
+// Command master runs the load balancer's master: ./master [algorithm].
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/lbproject/loadbalancer/common/cli"
+	"github.com/lbproject/loadbalancer/common/logger"
+	master "github.com/lbproject/loadbalancer/master_src"
+)
+
+func main() {
+	cli.Run("master", run)
+}
+
+func run(ctx context.Context) error {
+	o := master.NewOptions()
+	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: master [flags] [algorithm]\n\nalgorithms: %s (default %s)\n\nflags:\n",
+			strings.Join(master.AlgorithmNames(), ", "), master.DefaultAlgorithm)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.HTTPAddr, "http", o.HTTPAddr, "address of the HTTP API")
+	fs.StringVar(&o.DiscoveryAddr, "discovery", o.DiscoveryAddr, "UDP address where slaves' join requests arrive")
+	fs.StringVar(&o.Iface, "iface", o.Iface, "only hear join requests on this interface (e.g. lo); default: all")
+	fs.IntVar(&o.MaxSlaves, "max-slaves", o.MaxSlaves, "most slaves in the pool")
+	fs.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often each slave's load is polled")
+	fs.DurationVar(&o.PollTimeout, "poll-timeout", o.PollTimeout, "a slave that leaves a poll unanswered this long is removed")
+	fs.DurationVar(&o.JoinTimeout, "join-timeout", o.JoinTimeout, "bound on a join, from ACK to the slave in the pool")
+	fs.IntVar(&o.QueueLength, "queue-length", o.QueueLength, "most requests waiting for a slave with room")
+	fs.DurationVar(&o.QueueWait, "queue-wait", o.QueueWait, "how long a request waits for a slave with room before 503")
+	fs.DurationVar(&o.TaskTimeout, "task-timeout", o.TaskTimeout, "how long a dispatched task may take before 504")
+	fs.IntVar(&o.MaxAttempts, "max-attempts", o.MaxAttempts, "most slaves a task is sent to when slaves die under it")
+	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
+	args, err := cli.Parse(fs, os.Args[1:])
+	if err != nil {
+		return err
+	}
+	switch len(args) {
+	case 0:
+	case 1:
+		o.Algorithm = args[0]
+	default:
+		return fmt.Errorf("one algorithm at most, got %q", args)
+	}
+	if o.Log, err = logger.New("master", os.Stderr, *level); err != nil {
+		return err
+	}
+	m, err := master.New(o)
+	if err != nil {
+		return err
+	}
+	return m.Run(ctx)
+}

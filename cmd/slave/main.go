@@ -1,0 +1,52 @@
+// Command slave runs a worker that finds the master by UDP broadcast.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/lbproject/loadbalancer/common/cli"
+	"github.com/lbproject/loadbalancer/common/logger"
+	slave "github.com/lbproject/loadbalancer/slave_src"
+)
+
+func main() {
+	cli.Run("slave", run)
+}
+
+func run(ctx context.Context) error {
+	o := slave.NewOptions()
+	fs := flag.NewFlagSet("slave", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: slave [flags]\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.Iface, "iface", o.Iface, "interface to use (e.g. lo); default: first up non-loopback IPv4 interface with broadcast")
+	fs.StringVar(&o.Master, "master", o.Master, "HOST:PORT of the master's discovery socket: join by unicast instead of broadcast")
+	fs.IntVar(&o.DiscoveryPort, "discovery-port", o.DiscoveryPort, "the master's UDP discovery port, for the broadcast")
+	fs.Uint64Var(&o.MaxLoad, "max-load", o.MaxLoad, "most committed load accepted (fibonacci n costs n, primes n costs n²)")
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "address of /metrics; default: the interface address, any free port")
+	fs.DurationVar(&o.LinkTimeout, "link-timeout", o.LinkTimeout, "how long to wait for the master to open the links after its ACK")
+	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
+	args, err := cli.Parse(fs, os.Args[1:])
+	if err != nil {
+		return err
+	}
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected arguments %q", args)
+	}
+	if o.MaxLoad == 0 {
+		return fmt.Errorf("-max-load must be positive")
+	}
+	if o.Log, err = logger.New("slave", os.Stderr, *level); err != nil {
+		return err
+	}
+	s, err := slave.New(o)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}

@@ -1,0 +1,54 @@
+// Package cli holds what the daemons' entry points share: parsing flags
+// mixed with positional arguments, and running until a signal.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Parse parses fs over args, letting flags come before or after positional
+// arguments (`./master -iface lo least_load` and `./master least_load -iface
+// lo` both work), and returns the positional ones.
+func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, errUsage{err}
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// errUsage marks a command-line error the flag package has already printed.
+type errUsage struct{ error }
+
+func (e errUsage) Unwrap() error { return e.error }
+
+// Run runs f with a context that ends on SIGINT or SIGTERM and exits the
+// process: 0 on success or -h, 2 on a command-line error, 1 with the error
+// printed otherwise.
+func Run(name string, f func(ctx context.Context) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := f(ctx)
+	stop()
+	var usage errUsage
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.As(err, &usage):
+		os.Exit(2)
+	default:
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}

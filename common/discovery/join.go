@@ -1,0 +1,107 @@
+// Package discovery is the joining side of the UDP handshake: a slave (or
+// monitor) repeats its join request to the subnet's broadcast address, or to
+// a master named on the command line, until a master acknowledges it, then
+// confirms with a burst of packets that say where to dial its links.
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/lbproject/loadbalancer/common/logger"
+	"github.com/lbproject/loadbalancer/common/packets"
+)
+
+// Config says where to look for a master and how patiently.
+type Config struct {
+	// Target is the broadcast address and discovery port, or a master's
+	// own address for a unicast join.
+	Target netip.AddrPort
+	// FirstWait is how long the first request waits for an answer; each
+	// retry doubles it (with jitter) up to MaxWait.
+	FirstWait time.Duration
+	MaxWait   time.Duration
+	// ConfirmBurst is how many confirm packets follow an ACK.
+	ConfirmBurst int
+	Log          *logger.Logger
+}
+
+// Master is the master that accepted the join.
+type Master struct {
+	Addr  netip.AddrPort // where its answer came from
+	Token uint64         // to be presented on every link it opens
+}
+
+// Join sends request from conn until a master accepts, then sends
+// confirm(token) ConfirmBurst times to that master. It returns only on
+// acceptance or when ctx ends.
+func Join(ctx context.Context, conn *net.UDPConn, cfg Config, request packets.Message, confirm func(token uint64) packets.Message) (Master, error) {
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
+	defer stop()
+	req := packets.Encode(request)
+	wait := cfg.FirstWait
+	buf := make([]byte, 1500)
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return Master{}, err
+		}
+		if _, err := conn.WriteToUDPAddrPort(req, cfg.Target); err != nil {
+			cfg.Log.Warning("join request not sent", "target", cfg.Target, "err", err)
+		} else {
+			cfg.Log.Debug("join request sent", "target", cfg.Target, "attempt", attempt)
+		}
+		m, from, err := awaitReply(ctx, conn, buf, time.Now().Add(jitter(wait)))
+		switch {
+		case ctx.Err() != nil:
+			return Master{}, ctx.Err()
+		case err != nil:
+			// no answer in time: try again, more patiently
+		case !m.Accepted:
+			cfg.Log.Warning("master refused join", "master", from, "reason", m.Reason)
+		default:
+			c := packets.Encode(confirm(m.Token))
+			for i := 0; i < cfg.ConfirmBurst; i++ {
+				if _, err := conn.WriteToUDPAddrPort(c, from); err != nil {
+					return Master{}, fmt.Errorf("confirming join to %s: %w", from, err)
+				}
+			}
+			return Master{Addr: from, Token: m.Token}, nil
+		}
+		wait = min(2*wait, cfg.MaxWait)
+	}
+}
+
+var errNoReply = errors.New("no reply")
+
+// awaitReply reads datagrams until a join reply arrives or the deadline
+// passes. Anything else is dropped: strangers share the port.
+func awaitReply(ctx context.Context, conn *net.UDPConn, buf []byte, deadline time.Time) (packets.SlaveJoinReply, netip.AddrPort, error) {
+	if err := conn.SetReadDeadline(deadline); err != nil {
+		return packets.SlaveJoinReply{}, netip.AddrPort{}, err
+	}
+	for ctx.Err() == nil {
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return packets.SlaveJoinReply{}, netip.AddrPort{}, err
+		}
+		m, err := packets.Decode(buf[:n])
+		if err != nil {
+			continue
+		}
+		if reply, ok := m.(packets.SlaveJoinReply); ok {
+			return reply, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), nil
+		}
+	}
+	return packets.SlaveJoinReply{}, netip.AddrPort{}, errNoReply
+}
+
+// jitter spreads d by ±20% so that slaves started together do not retry in
+// lockstep.
+func jitter(d time.Duration) time.Duration {
+	return d*8/10 + rand.N(d*4/10+1)
+}

@@ -1,0 +1,273 @@
+package packets
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+)
+
+// ErrMalformed is wrapped by every decoding error.
+var ErrMalformed = errors.New("malformed packet")
+
+// Append appends m, framed, to b and returns the extended slice.
+func Append(b []byte, m Message) []byte {
+	start := len(b)
+	b = append(b, Version, byte(m.Type()), 0, 0, 0, 0)
+	b = m.appendPayload(b)
+	binary.BigEndian.PutUint32(b[start+2:], uint32(len(b)-start-HeaderSize))
+	return b
+}
+
+// Encode returns m as one frame.
+func Encode(m Message) []byte {
+	return Append(make([]byte, 0, 64), m)
+}
+
+// ParseHeader checks a frame header and returns its type and payload length.
+func ParseHeader(h []byte) (Type, int, error) {
+	if len(h) < HeaderSize {
+		return 0, 0, fmt.Errorf("%w: %d-byte header", ErrMalformed, len(h))
+	}
+	if h[0] != Version {
+		return 0, 0, fmt.Errorf("%w: protocol version %d, want %d", ErrMalformed, h[0], Version)
+	}
+	n := binary.BigEndian.Uint32(h[2:HeaderSize])
+	if n > MaxPayload {
+		return 0, 0, fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrMalformed, n, MaxPayload)
+	}
+	return Type(h[1]), int(n), nil
+}
+
+// Decode decodes exactly one frame (a whole UDP datagram).
+func Decode(b []byte) (Message, error) {
+	t, n, err := ParseHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	if len(b)-HeaderSize != n {
+		return nil, fmt.Errorf("%w: length says %d bytes, frame has %d", ErrMalformed, n, len(b)-HeaderSize)
+	}
+	return DecodePayload(t, b[HeaderSize:])
+}
+
+// DecodePayload decodes the payload of a message of type t. The payload must
+// be consumed exactly; the result never aliases p.
+func DecodePayload(t Type, p []byte) (Message, error) {
+	r := reader{b: p}
+	var m Message
+	switch t {
+	case TypeSlaveJoinRequest:
+		m = SlaveJoinRequest{}
+	case TypeSlaveJoinReply:
+		m = SlaveJoinReply{Accepted: r.bool(), Token: r.u64(), Reason: r.str8()}
+	case TypeSlaveJoinConfirm:
+		m = SlaveJoinConfirm{Token: r.u64(), IP: r.addr(), LoadPort: r.u16(), TaskPort: r.u16(), ResultPort: r.u16()}
+	case TypeLinkHello:
+		m = LinkHello{Token: r.u64(), Link: r.link(), PollIntervalMillis: r.u32()}
+	case TypeLoadRequest:
+		m = LoadRequest{Seq: r.u32()}
+	case TypeLoadReport:
+		m = LoadReport{Seq: r.u32(), Load: r.f64(), Factor: r.f64(), Committed: r.u64(), MaxLoad: r.u64(), Tasks: r.u32()}
+	case TypeTaskRequest:
+		m = TaskRequest{ID: r.u64(), Task: r.u8(), N: r.u64()}
+	case TypeTaskAck:
+		m = TaskAck{ID: r.u64()}
+	case TypeTaskNak:
+		m = TaskNak{ID: r.u64(), Reason: r.str8()}
+	case TypeTaskResult:
+		m = TaskResult{ID: r.u64(), OK: r.bool(), Body: r.str32()}
+	default:
+		return nil, fmt.Errorf("%w: unknown type %d", ErrMalformed, uint8(t))
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d trailing bytes", len(r.b))
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("%s: %w", t, r.err)
+	}
+	return m, nil
+}
+
+func (SlaveJoinRequest) appendPayload(b []byte) []byte { return b }
+
+func (m SlaveJoinReply) appendPayload(b []byte) []byte {
+	b = appendBool(b, m.Accepted)
+	b = binary.BigEndian.AppendUint64(b, m.Token)
+	return appendStr8(b, m.Reason)
+}
+
+func (m SlaveJoinConfirm) appendPayload(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, m.Token)
+	ip := m.IP.AsSlice()
+	b = append(b, byte(len(ip)))
+	b = append(b, ip...)
+	b = binary.BigEndian.AppendUint16(b, m.LoadPort)
+	b = binary.BigEndian.AppendUint16(b, m.TaskPort)
+	return binary.BigEndian.AppendUint16(b, m.ResultPort)
+}
+
+func (m LinkHello) appendPayload(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, m.Token)
+	b = append(b, byte(m.Link))
+	return binary.BigEndian.AppendUint32(b, m.PollIntervalMillis)
+}
+
+func (m LoadRequest) appendPayload(b []byte) []byte {
+	return binary.BigEndian.AppendUint32(b, m.Seq)
+}
+
+func (m LoadReport) appendPayload(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, m.Seq)
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(m.Load))
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(m.Factor))
+	b = binary.BigEndian.AppendUint64(b, m.Committed)
+	b = binary.BigEndian.AppendUint64(b, m.MaxLoad)
+	return binary.BigEndian.AppendUint32(b, m.Tasks)
+}
+
+func (m TaskRequest) appendPayload(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, m.ID)
+	b = append(b, m.Task)
+	return binary.BigEndian.AppendUint64(b, m.N)
+}
+
+func (m TaskAck) appendPayload(b []byte) []byte {
+	return binary.BigEndian.AppendUint64(b, m.ID)
+}
+
+func (m TaskNak) appendPayload(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, m.ID)
+	return appendStr8(b, m.Reason)
+}
+
+func (m TaskResult) appendPayload(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, m.ID)
+	b = appendBool(b, m.OK)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Body)))
+	return append(b, m.Body...)
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// appendStr8 writes s with a u8 length, cutting it at maxReason bytes.
+func appendStr8(b []byte, s string) []byte {
+	if len(s) > maxReason {
+		s = s[:maxReason]
+	}
+	b = append(b, byte(len(s)))
+	return append(b, s...)
+}
+
+// reader decodes fields from a payload; the first error sticks and every
+// later read returns a zero value, so decoders read straight through.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+	}
+}
+
+func (r *reader) take(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > len(r.b) {
+		r.fail("need %d bytes, have %d", n, len(r.b))
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) u8() uint8 {
+	if v := r.take(1); v != nil {
+		return v[0]
+	}
+	return 0
+}
+
+func (r *reader) u16() uint16 {
+	if v := r.take(2); v != nil {
+		return binary.BigEndian.Uint16(v)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if v := r.take(4); v != nil {
+		return binary.BigEndian.Uint32(v)
+	}
+	return 0
+}
+
+func (r *reader) u64() uint64 {
+	if v := r.take(8); v != nil {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+func (r *reader) bool() bool {
+	switch v := r.u8(); v {
+	case 0:
+		return false
+	case 1:
+		return true
+	default:
+		r.fail("boolean byte %d", v)
+		return false
+	}
+}
+
+// f64 accepts only finite, non-negative values: loads and factors.
+func (r *reader) f64() float64 {
+	v := math.Float64frombits(r.u64())
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		r.fail("load value %v", v)
+		return 0
+	}
+	return v
+}
+
+func (r *reader) str8() string {
+	return string(r.take(int(r.u8())))
+}
+
+func (r *reader) str32() string {
+	n := r.u32()
+	if n > MaxPayload {
+		r.fail("string of %d bytes", n)
+		return ""
+	}
+	return string(r.take(int(n)))
+}
+
+func (r *reader) addr() netip.Addr {
+	n := r.u8()
+	if r.err == nil && n != 4 && n != 16 {
+		r.fail("address of %d bytes", n)
+		return netip.Addr{}
+	}
+	a, _ := netip.AddrFromSlice(r.take(int(n)))
+	return a
+}
+
+func (r *reader) link() Link {
+	l := Link(r.u8())
+	if r.err == nil && (l < LinkLoad || l > LinkResult) {
+		r.fail("unknown link %d", l)
+	}
+	return l
+}

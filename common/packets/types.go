@@ -1,0 +1,174 @@
+package packets
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// Version is the protocol version carried in every frame.
+const Version = 1
+
+// HeaderSize is the size of a frame header: version, type, length.
+const HeaderSize = 6
+
+// MaxPayload caps a frame's payload. The largest legitimate message is a
+// Fibonacci result (about 209 KB for the largest n the master accepts).
+const MaxPayload = 1 << 20
+
+// maxReason caps the reason strings of NAKs (u8 length on the wire).
+const maxReason = 255
+
+// Type identifies a message. Values are part of the protocol: only append.
+type Type uint8
+
+const (
+	TypeSlaveJoinRequest Type = 1
+	TypeSlaveJoinReply   Type = 2
+	TypeSlaveJoinConfirm Type = 3
+	TypeLinkHello        Type = 4
+	TypeLoadRequest      Type = 5
+	TypeLoadReport       Type = 6
+	TypeTaskRequest      Type = 7
+	TypeTaskAck          Type = 8
+	TypeTaskNak          Type = 9
+	TypeTaskResult       Type = 10
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeSlaveJoinRequest:
+		return "SlaveJoinRequest"
+	case TypeSlaveJoinReply:
+		return "SlaveJoinReply"
+	case TypeSlaveJoinConfirm:
+		return "SlaveJoinConfirm"
+	case TypeLinkHello:
+		return "LinkHello"
+	case TypeLoadRequest:
+		return "LoadRequest"
+	case TypeLoadReport:
+		return "LoadReport"
+	case TypeTaskRequest:
+		return "TaskRequest"
+	case TypeTaskAck:
+		return "TaskAck"
+	case TypeTaskNak:
+		return "TaskNak"
+	case TypeTaskResult:
+		return "TaskResult"
+	}
+	return fmt.Sprintf("Type(%d)", uint8(t))
+}
+
+// Link names one of the three TCP links between master and slave.
+type Link uint8
+
+const (
+	LinkLoad   Link = 1 // master polls load, slave reports
+	LinkTask   Link = 2 // master sends task requests
+	LinkResult Link = 3 // slave sends ACK/NAK and results
+)
+
+func (l Link) String() string {
+	switch l {
+	case LinkLoad:
+		return "load"
+	case LinkTask:
+		return "task"
+	case LinkResult:
+		return "result"
+	}
+	return fmt.Sprintf("Link(%d)", uint8(l))
+}
+
+// Message is any protocol message.
+type Message interface {
+	Type() Type
+	appendPayload(b []byte) []byte
+}
+
+// SlaveJoinRequest is broadcast by a slave looking for a master. Its UDP
+// source port is the slave's ID.
+type SlaveJoinRequest struct{}
+
+// SlaveJoinReply is the master's ACK (Accepted, with a token) or NAK (with a
+// reason) to a join request.
+type SlaveJoinReply struct {
+	Accepted bool
+	Token    uint64
+	Reason   string
+}
+
+// SlaveJoinConfirm is the slave's answer to an ACK: where to dial its links.
+type SlaveJoinConfirm struct {
+	Token      uint64
+	IP         netip.Addr
+	LoadPort   uint16
+	TaskPort   uint16
+	ResultPort uint16
+}
+
+// LinkHello opens every TCP link the master dials.
+type LinkHello struct {
+	Token uint64
+	Link  Link
+	// PollIntervalMillis tells the slave how often to expect load polls, so it
+	// can tell a silent master from a slow one.
+	PollIntervalMillis uint32
+}
+
+// LoadRequest asks a slave for its load.
+type LoadRequest struct {
+	Seq uint32
+}
+
+// LoadReport answers a LoadRequest.
+type LoadReport struct {
+	Seq uint32
+	// Load is the slave's load metric: Committed × Factor.
+	Load float64
+	// Factor is the load metric per unit of committed load (the CPU
+	// fraction in use), which lets the master keep its view fresh between
+	// polls by applying it to the load it has assigned since.
+	Factor    float64
+	Committed uint64
+	MaxLoad   uint64
+	Tasks     uint32
+}
+
+// TaskRequest asks a slave to run task Task on input N.
+type TaskRequest struct {
+	ID   uint64
+	Task uint8
+	N    uint64
+}
+
+// TaskAck tells the master the slave took task ID.
+type TaskAck struct {
+	ID uint64
+}
+
+// TaskNak tells the master the slave refused task ID.
+type TaskNak struct {
+	ID     uint64
+	Reason string
+}
+
+// TaskResult carries the outcome of task ID: the result when OK, else an
+// error message.
+type TaskResult struct {
+	ID   uint64
+	OK   bool
+	Body string
+}
+
+func (SlaveJoinRequest) Type() Type { return TypeSlaveJoinRequest }
+func (SlaveJoinReply) Type() Type   { return TypeSlaveJoinReply }
+func (SlaveJoinConfirm) Type() Type { return TypeSlaveJoinConfirm }
+func (LinkHello) Type() Type        { return TypeLinkHello }
+func (LoadRequest) Type() Type      { return TypeLoadRequest }
+func (LoadReport) Type() Type       { return TypeLoadReport }
+func (TaskRequest) Type() Type      { return TypeTaskRequest }
+func (TaskAck) Type() Type          { return TypeTaskAck }
+func (TaskNak) Type() Type          { return TypeTaskNak }
+func (TaskResult) Type() Type       { return TypeTaskResult }

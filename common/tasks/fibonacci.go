@@ -1,0 +1,40 @@
+package tasks
+
+import (
+	"context"
+	"math/big"
+	"math/bits"
+)
+
+func init() {
+	Register(Task{
+		Name: "fibonacci",
+		Code: 1,
+		// F(1,000,000) has 208,988 digits: it fits a frame and a browser.
+		MaxN: 1_000_000,
+		Load: func(n uint64) uint64 { return n },
+		Run: func(ctx context.Context, n uint64) (string, error) {
+			return Fibonacci(n).String(), nil
+		},
+	})
+}
+
+// Fibonacci returns F(n) with F(0)=0, F(1)=1, by fast doubling:
+// F(2k) = F(k)·(2F(k+1) − F(k)) and F(2k+1) = F(k)² + F(k+1)².
+func Fibonacci(n uint64) *big.Int {
+	a, b := big.NewInt(0), big.NewInt(1) // F(k), F(k+1) with k = 0
+	t := new(big.Int)
+	for bit := bits.Len64(n) - 1; bit >= 0; bit-- {
+		// k → 2k
+		t.Lsh(b, 1).Sub(t, a).Mul(t, a) // F(2k)
+		b.Mul(b, b)
+		a.Mul(a, a)
+		b.Add(b, a) // F(2k+1)
+		a.Set(t)
+		if n>>uint(bit)&1 == 1 { // 2k → 2k+1
+			a.Add(a, b)
+			a, b = b, a
+		}
+	}
+	return a
+}

@@ -1,0 +1,44 @@
+package tasks
+
+import (
+	"context"
+	"strconv"
+)
+
+func init() {
+	Register(Task{
+		Name: "primes",
+		Code: 2,
+		// Naive counting is quadratic: n=100,000 takes about 0.8 s on one
+		// core of a 2026 laptop, n=200,000 about 3 s.
+		MaxN: 200_000,
+		Load: func(n uint64) uint64 { return n * n },
+		Run:  CountPrimes,
+	})
+}
+
+// CountPrimes returns how many primes are ≤ n, as decimal text. It is naive
+// on purpose (trial division by every smaller number) so that it is the
+// heavy task; it checks ctx between candidates.
+func CountPrimes(ctx context.Context, n uint64) (string, error) {
+	count := 0
+	// MaxN fits 32 bits, and 32-bit division is the faster instruction.
+	for i := uint32(2); uint64(i) <= n; i++ {
+		if i&1023 == 0 && ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		if isPrimeNaive(i) {
+			count++
+		}
+	}
+	return strconv.Itoa(count), nil
+}
+
+func isPrimeNaive(i uint32) bool {
+	for j := uint32(2); j < i; j++ {
+		if i%j == 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,105 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lbproject/loadbalancer/common/packets"
+	"github.com/lbproject/loadbalancer/common/tasks"
+)
+
+// Result is a finished task.
+type Result struct {
+	TaskID   uint64
+	Value    string
+	Slave    SlaveKey
+	Duration time.Duration
+}
+
+var (
+	errTaskTimeout = errors.New("no result in time")
+	errTaskFailed  = errors.New("task failed")
+)
+
+// Submit places task t with input n on a slave and waits for its result.
+// A refusal sends it to another slave; a slave lost under it sends it to
+// another, up to MaxAttempts slaves. It fails with errNoCapacity or
+// errQueueFull (no slave had room in time), errTaskTimeout, errTaskFailed,
+// or ctx's error.
+func (m *Master) Submit(ctx context.Context, t tasks.Task, n uint64) (Result, error) {
+	start := time.Now()
+	id := m.taskSeq.Add(1)
+	load := t.Load(n)
+	var skip []*member
+	queueDeadline := start.Add(m.opts.QueueWait)
+	taskCtx := ctx
+	dispatched := false
+	attempts := 0 // slaves lost under the task
+	for {
+		mb, err := m.pool.acquire(taskCtx, load, &skip, queueDeadline)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				err = errTaskTimeout
+			}
+			return Result{TaskID: id}, err
+		}
+		if !dispatched {
+			// From the first dispatch on, the task timeout bounds everything,
+			// re-dispatches included.
+			dispatched = true
+			var cancel context.CancelFunc
+			taskCtx, cancel = context.WithTimeout(ctx, m.opts.TaskTimeout)
+			defer cancel()
+			queueDeadline = start.Add(m.opts.QueueWait + m.opts.TaskTimeout)
+		}
+		m.log.Info("assigned task", "task_id", id, "task", t.Name, "n", n, "slave", mb.key)
+		ev, err := m.runOn(taskCtx, mb, t, n, load)
+		switch {
+		case err != nil:
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				m.log.Warning("task timed out", "task_id", id, "slave", mb.key, "after", time.Since(start))
+				err = errTaskTimeout
+			}
+			return Result{TaskID: id, Slave: mb.key}, err
+		case ev.kind == outcomeResult && ev.result.OK:
+			return Result{TaskID: id, Value: ev.result.Body, Slave: mb.key, Duration: time.Since(start)}, nil
+		case ev.kind == outcomeResult:
+			m.log.Warning("task failed on slave", "task_id", id, "slave", mb.key, "err", ev.result.Body)
+			return Result{TaskID: id, Slave: mb.key}, fmt.Errorf("%w on %s: %s", errTaskFailed, mb.key, ev.result.Body)
+		case ev.kind == outcomeNak:
+			skip = append(skip, mb)
+			m.log.Info("slave refused task", "task_id", id, "slave", mb.key, "reason", ev.reason)
+		case ev.kind == outcomeLost:
+			attempts++
+			m.log.Warning("slave lost with task", "task_id", id, "slave", mb.key, "cause", ev.reason)
+			if attempts >= m.opts.MaxAttempts {
+				m.log.Error("task given up", "task_id", id, "task", t.Name, "n", n, "attempts", attempts)
+				return Result{TaskID: id}, fmt.Errorf("%w: %d slaves were lost while running it", errTaskFailed, attempts)
+			}
+			m.metrics.redispatched.Inc()
+		}
+	}
+}
+
+// runOn sends the task to mb, whose load is already reserved, and waits for
+// its final outcome (result, refusal or loss).
+func (m *Master) runOn(ctx context.Context, mb *member, t tasks.Task, n, load uint64) (event, error) {
+	req := packets.TaskRequest{ID: m.wireSeq.Add(1), Task: t.Code, N: n}
+	c, err := mb.link.send(req, load)
+	if err != nil {
+		m.pool.release(mb, load)
+		return event{kind: outcomeLost, reason: err.Error()}, nil
+	}
+	for {
+		select {
+		case ev := <-c.events:
+			if ev.kind != outcomeAck {
+				return ev, nil
+			}
+		case <-ctx.Done():
+			return event{}, ctx.Err()
+		}
+	}
+}

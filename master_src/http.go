@@ -1,0 +1,157 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lbproject/loadbalancer/common/tasks"
+)
+
+func (m *Master) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", m.handleIndex)
+	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.metrics.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /{task}", m.handleTask)
+	return mux
+}
+
+// taskAnswer is the JSON form of a task's answer.
+type taskAnswer struct {
+	Task       string  `json:"task"`
+	N          uint64  `json:"n"`
+	Result     string  `json:"result"`
+	TaskID     uint64  `json:"task_id"`
+	Slave      string  `json:"slave"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+func (m *Master) handleTask(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	name := r.PathValue("task")
+	t, ok := tasks.ByName(name)
+	if !ok {
+		respondError(w, r, http.StatusNotFound, fmt.Sprintf("unknown task %q: tasks are %s", name, taskList()))
+		return
+	}
+	status := m.serveTask(w, r, t)
+	m.metrics.requests.WithLabelValues(t.Name, strconv.Itoa(status)).Inc()
+	m.metrics.latency.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
+}
+
+// serveTask answers one task request and returns the status it sent.
+func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t tasks.Task) int {
+	n, err := ParseN(r.URL.Query(), t)
+	if err != nil {
+		return respondError(w, r, http.StatusBadRequest, err.Error())
+	}
+	res, err := m.Submit(r.Context(), t, n)
+	switch {
+	case err == nil:
+	case errors.Is(err, errNoCapacity), errors.Is(err, errQueueFull):
+		w.Header().Set("Retry-After", "1")
+		return respondError(w, r, http.StatusServiceUnavailable, fmt.Sprintf("no slave can take %s n=%d now: %v", t.Name, n, err))
+	case errors.Is(err, errTaskTimeout):
+		return respondError(w, r, http.StatusGatewayTimeout, fmt.Sprintf("%s n=%d: %v within %s", t.Name, n, err, m.opts.TaskTimeout))
+	case errors.Is(err, errTaskFailed):
+		return respondError(w, r, http.StatusBadGateway, fmt.Sprintf("%s n=%d: %v", t.Name, n, err))
+	case errors.Is(err, context.Canceled):
+		m.log.Info("client left before the answer", "task_id", res.TaskID, "task", t.Name)
+		return 499 // nginx's "client closed request", for the metrics only
+	default:
+		return respondError(w, r, http.StatusInternalServerError, err.Error())
+	}
+	if wantsJSON(r) {
+		return respondJSON(w, http.StatusOK, taskAnswer{
+			Task: t.Name, N: n, Result: res.Value, TaskID: res.TaskID, Slave: res.Slave.String(),
+			DurationMS: float64(res.Duration.Microseconds()) / 1000,
+		})
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(res.Value + "\n"))
+	return http.StatusOK
+}
+
+// ParseN reads the task input from the query: exactly one n, a decimal
+// whole number from 0 to t.MaxN.
+func ParseN(q url.Values, t tasks.Task) (uint64, error) {
+	valid := fmt.Sprintf("n must be a whole number from 0 to %d", t.MaxN)
+	vs, ok := q["n"]
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("missing n: use /%s?n=N; %s", t.Name, valid)
+	case len(vs) != 1:
+		return 0, fmt.Errorf("n given %d times; give it once: %s", len(vs), valid)
+	}
+	s := vs[0]
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n > t.MaxN {
+		if len(s) > 40 {
+			s = s[:40] + "…"
+		}
+		return 0, fmt.Errorf("%s, got %q", valid, s)
+	}
+	return n, nil
+}
+
+func (m *Master) handleIndex(w http.ResponseWriter, _ *http.Request) {
+	slaves, queued := m.pool.size()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "plug-and-play load balancer: master\nalgorithm: %s\nslaves: %d\nqueued requests: %d\n\n",
+		m.opts.Algorithm, slaves, queued)
+	for _, t := range tasks.All() {
+		fmt.Fprintf(w, "GET /%s?n=N   n from 0 to %d\n", t.Name, t.MaxN)
+	}
+	fmt.Fprint(w, "GET /ok   liveness\nGET /metrics   Prometheus metrics\n")
+}
+
+func taskList() string {
+	var names []string
+	for _, t := range tasks.All() {
+		names = append(names, t.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// wantsJSON reports whether the client's Accept header names JSON.
+func wantsJSON(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "application/json" {
+			return true
+		}
+	}
+	return false
+}
+
+// respondError writes a one-line error, as JSON when the client asked for it.
+func respondError(w http.ResponseWriter, r *http.Request, status int, msg string) int {
+	if wantsJSON(r) {
+		return respondJSON(w, status, map[string]string{"error": msg})
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg + "\n"))
+	return status
+}
+
+func respondJSON(w http.ResponseWriter, status int, v any) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+	return status
+}

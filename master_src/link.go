@@ -1,0 +1,207 @@
+package master
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/lbproject/loadbalancer/common/packets"
+)
+
+// outcome is what became of a task sent to a slave.
+type outcome int
+
+const (
+	outcomeAck    outcome = iota // the slave took it; a final outcome follows
+	outcomeNak                   // the slave refused it
+	outcomeResult                // the slave returned a result
+	outcomeLost                  // the slave was lost before answering
+)
+
+type event struct {
+	kind   outcome
+	reason string // NAK reason or loss cause
+	result packets.TaskResult
+}
+
+// call is a task sent on a link and not yet finished. Its events channel
+// holds the ACK and the final outcome, so the reader never blocks on a
+// requester that has gone away.
+type call struct {
+	load   uint64
+	events chan event
+}
+
+// slaveLink is the master's end of the three TCP links to one slave.
+type slaveLink struct {
+	key                SlaveKey
+	load, task, result net.Conn
+	tasks              *packets.Writer
+	release            func(load uint64) // returns a finished task's load to the pool
+
+	mu      sync.Mutex
+	calls   map[uint64]*call
+	lostErr error // set once, when the link is lost
+	done    chan struct{}
+}
+
+// dialLinks opens the three links to a slave that confirmed its join and
+// greets each with the join token.
+func dialLinks(ctx context.Context, key SlaveKey, c packets.SlaveJoinConfirm, token uint64, poll, timeout time.Duration) (*slaveLink, error) {
+	l := &slaveLink{key: key, calls: make(map[uint64]*call), done: make(chan struct{})}
+	d := net.Dialer{Timeout: timeout}
+	for _, x := range []struct {
+		kind packets.Link
+		port uint16
+		conn *net.Conn
+	}{
+		{packets.LinkLoad, c.LoadPort, &l.load},
+		{packets.LinkTask, c.TaskPort, &l.task},
+		{packets.LinkResult, c.ResultPort, &l.result},
+	} {
+		conn, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(key.IP, x.port).String())
+		if err != nil {
+			l.closeConns()
+			return nil, fmt.Errorf("dialing %s link: %w", x.kind, err)
+		}
+		*x.conn = conn
+		hello := packets.LinkHello{Token: token, Link: x.kind, PollIntervalMillis: uint32(poll / time.Millisecond)}
+		if err := packets.NewWriter(conn).Write(hello); err != nil {
+			l.closeConns()
+			return nil, fmt.Errorf("greeting %s link: %w", x.kind, err)
+		}
+	}
+	l.tasks = packets.NewWriter(l.task)
+	return l, nil
+}
+
+func (l *slaveLink) closeConns() {
+	for _, c := range []net.Conn{l.load, l.task, l.result} {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
+// lose closes the links and fails every call in flight; the first cause
+// wins. Each call's load goes back to the pool.
+func (l *slaveLink) lose(cause error) {
+	l.mu.Lock()
+	if l.lostErr != nil {
+		l.mu.Unlock()
+		return
+	}
+	l.lostErr = cause
+	calls := l.calls
+	l.calls = nil
+	close(l.done)
+	l.mu.Unlock()
+	l.closeConns()
+	for _, c := range calls {
+		l.release(c.load)
+		c.events <- event{kind: outcomeLost, reason: cause.Error()}
+	}
+}
+
+var errLinkLost = errors.New("slave link lost")
+
+// send registers a call for task req and writes it on the task link.
+func (l *slaveLink) send(req packets.TaskRequest, load uint64) (*call, error) {
+	c := &call{load: load, events: make(chan event, 2)}
+	l.mu.Lock()
+	if l.lostErr != nil {
+		l.mu.Unlock()
+		return nil, errLinkLost
+	}
+	l.calls[req.ID] = c
+	l.mu.Unlock()
+	if err := l.tasks.Write(req); err != nil {
+		l.lose(fmt.Errorf("writing task: %w", err))
+		return c, nil // lose delivered outcomeLost to c
+	}
+	return c, nil
+}
+
+// finish removes call id and returns it, or nil for an unknown id (a late
+// answer to a task already given up on).
+func (l *slaveLink) finish(id uint64) *call {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.calls[id]
+	delete(l.calls, id)
+	return c
+}
+
+func (l *slaveLink) lookup(id uint64) *call {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.calls[id]
+}
+
+// readResults delivers ACKs, NAKs and results until the link fails.
+func (l *slaveLink) readResults() error {
+	r := bufio.NewReader(l.result)
+	for {
+		m, err := packets.ReadFrame(r)
+		if err != nil {
+			return fmt.Errorf("result link: %w", err)
+		}
+		switch m := m.(type) {
+		case packets.TaskAck:
+			if c := l.lookup(m.ID); c != nil {
+				c.events <- event{kind: outcomeAck}
+			}
+		case packets.TaskNak:
+			if c := l.finish(m.ID); c != nil {
+				l.release(c.load)
+				c.events <- event{kind: outcomeNak, reason: m.Reason}
+			}
+		case packets.TaskResult:
+			if c := l.finish(m.ID); c != nil {
+				l.release(c.load)
+				c.events <- event{kind: outcomeResult, result: m}
+			}
+		default:
+			return fmt.Errorf("result link: unexpected %s", m.Type())
+		}
+	}
+}
+
+// watchTasks notices the slave closing the task link; slaves never write on it.
+func (l *slaveLink) watchTasks() error {
+	var b [1]byte
+	_, err := l.task.Read(b[:])
+	if err == nil {
+		err = errors.New("unexpected bytes from slave")
+	}
+	return fmt.Errorf("task link: %w", err)
+}
+
+// poll asks for a load report and waits for it until timeout.
+func (l *slaveLink) poll(r *bufio.Reader, w *packets.Writer, seq uint32, timeout time.Duration) (packets.LoadReport, error) {
+	if err := l.load.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return packets.LoadReport{}, err
+	}
+	if err := w.Write(packets.LoadRequest{Seq: seq}); err != nil {
+		return packets.LoadReport{}, fmt.Errorf("load link: %w", err)
+	}
+	for {
+		m, err := packets.ReadFrame(r)
+		if err != nil {
+			return packets.LoadReport{}, fmt.Errorf("load link: %w", err)
+		}
+		rep, ok := m.(packets.LoadReport)
+		if !ok {
+			return packets.LoadReport{}, fmt.Errorf("load link: unexpected %s", m.Type())
+		}
+		if rep.Seq == seq {
+			return rep, nil
+		}
+		// an answer to an earlier poll that came late: keep reading
+	}
+}

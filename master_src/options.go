@@ -1,0 +1,80 @@
+// Package master is the master daemon: it serves task requests over HTTP,
+// accepts slaves that find it by UDP broadcast, and places each task on a
+// slave with the chosen load-balancing algorithm.
+package master
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/lbproject/loadbalancer/common/constants"
+	"github.com/lbproject/loadbalancer/common/logger"
+)
+
+// Options configures a master. NewOptions gives the defaults.
+type Options struct {
+	// Algorithm names the load-balancing algorithm.
+	Algorithm string
+	// HTTPAddr is where the HTTP API listens.
+	HTTPAddr string
+	// DiscoveryAddr is where join requests are received (UDP).
+	DiscoveryAddr string
+	// Iface, when set, restricts discovery to that interface.
+	Iface string
+	// MaxSlaves caps the pool (joined plus joining).
+	MaxSlaves int
+
+	// PollInterval is how often each slave's load is polled; a slave that
+	// does not answer within PollTimeout is removed.
+	PollInterval time.Duration
+	PollTimeout  time.Duration
+	// JoinTimeout bounds a join from ACK to a slave in the pool.
+	JoinTimeout time.Duration
+
+	// QueueLength caps the requests waiting for a slave with room;
+	// QueueWait bounds each wait. Past either: 503.
+	QueueLength int
+	QueueWait   time.Duration
+	// TaskTimeout bounds a task from its first dispatch to its result,
+	// re-dispatches included. Past it: 504.
+	TaskTimeout time.Duration
+	// MaxAttempts caps how many slaves one task is sent to when slaves are
+	// lost under it (refusals do not count).
+	MaxAttempts int
+
+	Log *logger.Logger
+}
+
+// NewOptions returns the defaults.
+func NewOptions() Options {
+	return Options{
+		Algorithm:     DefaultAlgorithm,
+		HTTPAddr:      fmt.Sprintf(":%d", constants.HTTPPort),
+		DiscoveryAddr: fmt.Sprintf(":%d", constants.DiscoveryPort),
+		MaxSlaves:     30,
+		PollInterval:  time.Second,
+		PollTimeout:   2 * time.Second,
+		JoinTimeout:   5 * time.Second,
+		QueueLength:   1024,
+		QueueWait:     10 * time.Second,
+		TaskTimeout:   60 * time.Second,
+		MaxAttempts:   3,
+		Log:           logger.Discard(),
+	}
+}
+
+func (o Options) validate() error {
+	switch {
+	case o.MaxSlaves < 1:
+		return fmt.Errorf("max slaves must be at least 1, got %d", o.MaxSlaves)
+	case o.PollInterval <= 0 || o.PollTimeout <= 0:
+		return fmt.Errorf("poll interval and timeout must be positive")
+	case o.QueueLength < 0 || o.QueueWait < 0:
+		return fmt.Errorf("queue length and wait must not be negative")
+	case o.TaskTimeout <= 0 || o.JoinTimeout <= 0:
+		return fmt.Errorf("task and join timeouts must be positive")
+	case o.MaxAttempts < 1:
+		return fmt.Errorf("max attempts must be at least 1, got %d", o.MaxAttempts)
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/lbproject/loadbalancer/common/packets"
+)
+
+// SlaveKey names a slave: its IP and its ID (the port of its discovery
+// socket), so several slaves can share a host.
+type SlaveKey struct {
+	IP netip.Addr
+	ID uint16
+}
+
+func (k SlaveKey) String() string { return netip.AddrPortFrom(k.IP, k.ID).String() }
+
+// member is a slave in the pool: its links and the master's view of its load.
+// The view fields are guarded by the pool's lock.
+type member struct {
+	key  SlaveKey
+	seq  uint64
+	link *slaveLink
+
+	maxLoad     uint64
+	factor      float64   // CPU fraction from the last load report
+	reported    float64   // load metric from the last load report
+	lastReport  time.Time // when that report came
+	outstanding uint64    // load assigned and not yet seen completed
+	inFlight    int
+}
+
+// load is the master's view of the load metric: the DESIGN's committed load ×
+// CPU fraction, with the committed load the master itself knows to be
+// outstanding, so it never goes stale between polls.
+func (m *member) load() float64 { return float64(m.outstanding) * m.factor }
+
+var (
+	errNoCapacity = errors.New("no slave has room for the task")
+	errQueueFull  = errors.New("the wait queue is full")
+)
+
+// pool is the ordered set of live slaves and the algorithm that chooses
+// among them. Placing a task and reserving its load happen under one lock,
+// so concurrent requests see each other's choices.
+type pool struct {
+	maxQueue int
+
+	mu      sync.Mutex
+	members []*member // join order
+	nextSeq uint64
+	algo    Algorithm
+	cands   []Candidate // scratch, reused under mu
+	index   []int
+	queued  int
+	changed chan struct{} // closed and replaced when room may have appeared
+}
+
+func newPool(algo Algorithm, maxQueue int) *pool {
+	return &pool{algo: algo, maxQueue: maxQueue, changed: make(chan struct{})}
+}
+
+// notifyLocked wakes every request waiting for room.
+func (p *pool) notifyLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// add puts a slave that answered its first load poll at the end of the pool.
+func (p *pool) add(key SlaveKey, link *slaveLink, first packets.LoadReport) *member {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.nextSeq++
+	m := &member{key: key, seq: p.nextSeq, link: link}
+	link.release = func(load uint64) { p.release(m, load) }
+	p.applyLocked(m, first)
+	p.members = append(p.members, m)
+	p.notifyLocked()
+	return m
+}
+
+// remove drops m from the pool; removing twice is harmless.
+func (p *pool) remove(m *member) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, x := range p.members {
+		if x == m {
+			p.members = append(p.members[:i], p.members[i+1:]...)
+			p.notifyLocked()
+			return
+		}
+	}
+}
+
+// contains reports whether key is in the pool.
+func (p *pool) contains(key SlaveKey) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.members {
+		if m.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// size returns the number of slaves and of requests waiting for room.
+func (p *pool) size() (slaves, queued int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.members), p.queued
+}
+
+// report records a load report.
+func (p *pool) report(m *member, r packets.LoadReport) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	grew := r.MaxLoad > m.maxLoad
+	p.applyLocked(m, r)
+	if grew && p.queued > 0 {
+		p.notifyLocked()
+	}
+}
+
+func (p *pool) applyLocked(m *member, r packets.LoadReport) {
+	m.maxLoad, m.factor, m.reported, m.lastReport = r.MaxLoad, r.Factor, r.Load, time.Now()
+}
+
+// release returns the load of a task that m finished, refused or lost.
+func (p *pool) release(m *member, load uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m.outstanding -= load
+	m.inFlight--
+	if p.queued > 0 {
+		p.notifyLocked()
+	}
+}
+
+// acquire chooses a slave with room for load and reserves it there. Slaves
+// in *skip (those that refused this task) are passed over; when only they
+// have room, skip is cleared and the request waits for room to change.
+// Waiting is bounded by the queue length and by deadline.
+func (p *pool) acquire(ctx context.Context, load uint64, skip *[]*member, deadline time.Time) (*member, error) {
+	var timer *time.Timer
+	queued := false
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		if queued {
+			p.mu.Lock()
+			p.queued--
+			p.mu.Unlock()
+		}
+	}()
+	for {
+		p.mu.Lock()
+		m, skipped := p.pickLocked(load, *skip)
+		if m != nil {
+			m.outstanding += load
+			m.inFlight++
+			p.mu.Unlock()
+			return m, nil
+		}
+		if skipped {
+			*skip = (*skip)[:0]
+		}
+		if !queued {
+			if p.queued >= p.maxQueue {
+				p.mu.Unlock()
+				return nil, errQueueFull
+			}
+			p.queued++
+			queued = true
+			timer = time.NewTimer(time.Until(deadline))
+		}
+		changed := p.changed
+		p.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-timer.C:
+			return nil, errNoCapacity
+		}
+	}
+}
+
+// pickLocked lists the candidates for load and lets the algorithm choose.
+// skipped reports that some slave with room was passed over because of skip.
+func (p *pool) pickLocked(load uint64, skip []*member) (m *member, skipped bool) {
+	p.cands, p.index = p.cands[:0], p.index[:0]
+	for i, m := range p.members {
+		if m.outstanding+load > m.maxLoad || m.outstanding+load < load {
+			continue
+		}
+		if contains(skip, m) {
+			skipped = true
+			continue
+		}
+		p.cands = append(p.cands, Candidate{Seq: m.seq, Load: m.load(), InFlight: m.inFlight, Room: m.maxLoad - m.outstanding - load})
+		p.index = append(p.index, i)
+	}
+	if len(p.cands) == 0 {
+		return nil, skipped
+	}
+	i := p.algo.Pick(p.cands)
+	if i < 0 || i >= len(p.cands) {
+		panic(fmt.Sprintf("algorithm picked candidate %d of %d", i, len(p.cands)))
+	}
+	return p.members[p.index[i]], false
+}
+
+func contains(list []*member, m *member) bool {
+	for _, x := range list {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}

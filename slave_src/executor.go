@@ -1,0 +1,71 @@
+package slave
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lbproject/loadbalancer/common/packets"
+	"github.com/lbproject/loadbalancer/common/tasks"
+)
+
+// executor admits tasks against the max load and runs them. Its committed
+// load outlives sessions: a task still running after its master left still
+// uses the CPU.
+type executor struct {
+	maxLoad uint64
+	metrics *metrics
+
+	mu        sync.Mutex
+	committed uint64
+	running   int
+}
+
+// admit reserves the load of req, or says why it cannot.
+func (e *executor) admit(req packets.TaskRequest) (tasks.Task, uint64, error) {
+	t, ok := tasks.ByCode(req.Task)
+	if !ok {
+		return tasks.Task{}, 0, fmt.Errorf("unknown task code %d", req.Task)
+	}
+	if req.N > t.MaxN {
+		return tasks.Task{}, 0, fmt.Errorf("%s n=%d exceeds %d", t.Name, req.N, t.MaxN)
+	}
+	load := t.Load(req.N)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.committed+load > e.maxLoad {
+		return tasks.Task{}, 0, fmt.Errorf("load %d on top of committed %d exceeds max load %d", load, e.committed, e.maxLoad)
+	}
+	e.committed += load
+	e.running++
+	e.metrics.committed.Set(float64(e.committed))
+	return t, load, nil
+}
+
+// run computes an admitted task and releases its load.
+func (e *executor) run(ctx context.Context, t tasks.Task, load uint64, n uint64) (string, error) {
+	start := time.Now()
+	defer e.release(load)
+	result, err := t.Run(ctx, n)
+	if err == nil {
+		e.metrics.duration.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
+	}
+	return result, err
+}
+
+// release returns the load of a task that ended or never started.
+func (e *executor) release(load uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.committed -= load
+	e.running--
+	e.metrics.committed.Set(float64(e.committed))
+}
+
+// state returns the committed load and the number of running tasks.
+func (e *executor) state() (uint64, int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.committed, e.running
+}

@@ -1,0 +1,60 @@
+// Package slave is the worker daemon: it finds a master by UDP broadcast,
+// accepts the master's three TCP links, reports its load and runs tasks.
+package slave
+
+import (
+	"time"
+
+	"github.com/lbproject/loadbalancer/common/constants"
+	"github.com/lbproject/loadbalancer/common/logger"
+)
+
+// Options configures a slave. NewOptions gives the defaults.
+type Options struct {
+	// Iface names the interface to use; empty means the first up,
+	// non-loopback IPv4 interface with a broadcast address.
+	Iface string
+	// Master, as HOST:PORT, skips the broadcast and joins that master.
+	Master string
+	// DiscoveryPort is the master's UDP port, used with the broadcast.
+	DiscoveryPort int
+	// MaxLoad is the most committed load the slave accepts.
+	MaxLoad uint64
+	// MetricsAddr is where /metrics is served; empty means the interface
+	// address on an ephemeral port.
+	MetricsAddr string
+
+	// JoinFirstWait and JoinMaxWait bound the join retry back-off.
+	JoinFirstWait time.Duration
+	JoinMaxWait   time.Duration
+	// ConfirmBurst is how many confirm packets follow the master's ACK.
+	ConfirmBurst int
+	// LinkTimeout bounds the wait for the master to open all three links.
+	LinkTimeout time.Duration
+	// MissedPolls is how many poll intervals without a load request end
+	// the session with the master.
+	MissedPolls int
+
+	// CPUFraction reports the fraction of CPU in use; nil means the
+	// 1-minute load average per core, from gosigar.
+	CPUFraction func() (float64, error)
+	Log         *logger.Logger
+}
+
+// NewOptions returns the defaults.
+func NewOptions() Options {
+	return Options{
+		DiscoveryPort: constants.DiscoveryPort,
+		MaxLoad:       DefaultMaxLoad,
+		JoinFirstWait: 250 * time.Millisecond,
+		JoinMaxWait:   4 * time.Second,
+		ConfirmBurst:  10,
+		LinkTimeout:   5 * time.Second,
+		MissedPolls:   3,
+		Log:           logger.Discard(),
+	}
+}
+
+// DefaultMaxLoad admits ten concurrent /primes?n=100000 (load 10^10 each) or
+// two of the largest, and any reasonable number of Fibonacci tasks.
+const DefaultMaxLoad = 100_000_000_000

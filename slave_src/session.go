@@ -1,0 +1,196 @@
+package slave
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/lbproject/loadbalancer/common/discovery"
+	"github.com/lbproject/loadbalancer/common/packets"
+)
+
+// session is the slave's time with one master: three links, served until
+// one of them fails or the master falls silent.
+type session struct {
+	s      *Slave
+	master discovery.Master
+	poll   time.Duration
+
+	load, task, result net.Conn
+	results            *packets.Writer
+}
+
+// acceptLinks waits for the master to open the three links.
+func (s *Slave) acceptLinks(ctx context.Context, master discovery.Master) (*session, error) {
+	deadline := time.Now().Add(s.opts.LinkTimeout)
+	ss := &session{s: s, master: master}
+	for _, l := range []struct {
+		kind packets.Link
+		ln   *net.TCPListener
+		conn *net.Conn
+	}{
+		{packets.LinkLoad, s.loadLn, &ss.load},
+		{packets.LinkTask, s.taskLn, &ss.task},
+		{packets.LinkResult, s.resultLn, &ss.result},
+	} {
+		c, hello, err := s.acceptLink(ctx, l.ln, l.kind, master, deadline)
+		if err != nil {
+			ss.close()
+			return nil, fmt.Errorf("%s link: %w", l.kind, err)
+		}
+		*l.conn = c
+		ss.poll = time.Duration(hello.PollIntervalMillis) * time.Millisecond
+	}
+	ss.results = packets.NewWriter(ss.result)
+	return ss, nil
+}
+
+// acceptLink accepts connections on ln until one comes from the master and
+// opens with a hello carrying the master's token for this link.
+func (s *Slave) acceptLink(ctx context.Context, ln *net.TCPListener, kind packets.Link, master discovery.Master, deadline time.Time) (net.Conn, packets.LinkHello, error) {
+	stop := context.AfterFunc(ctx, func() { _ = ln.SetDeadline(time.Now()) })
+	defer stop()
+	if err := ln.SetDeadline(deadline); err != nil {
+		return nil, packets.LinkHello{}, err
+	}
+	for {
+		c, err := ln.AcceptTCP()
+		if err != nil {
+			return nil, packets.LinkHello{}, err
+		}
+		hello, err := readHello(c, deadline)
+		if err == nil && hello.Token == master.Token && hello.Link == kind && addrOf(c.RemoteAddr()) == master.Addr.Addr() {
+			_ = c.SetDeadline(time.Time{})
+			return c, hello, nil
+		}
+		s.opts.Log.Warning("rejected link", "link", kind, "from", c.RemoteAddr(), "err", err)
+		_ = c.Close()
+	}
+}
+
+func readHello(c net.Conn, deadline time.Time) (packets.LinkHello, error) {
+	if err := c.SetReadDeadline(deadline); err != nil {
+		return packets.LinkHello{}, err
+	}
+	m, err := packets.ReadFrame(bufio.NewReaderSize(c, packets.HeaderSize+32))
+	if err != nil {
+		return packets.LinkHello{}, err
+	}
+	hello, ok := m.(packets.LinkHello)
+	if !ok {
+		return packets.LinkHello{}, fmt.Errorf("first frame is %s, not LinkHello", m.Type())
+	}
+	return hello, nil
+}
+
+// serve runs the three links until one fails, ctx ends or the master falls
+// silent; then it closes them and waits for every task of the session.
+func (ss *session) serve(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for _, loop := range []func(context.Context, *sync.WaitGroup) error{ss.serveLoad, ss.serveTasks, ss.watchResults} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cancel(loop(ctx, &wg))
+		}()
+	}
+	<-ctx.Done()
+	ss.close()
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+func (ss *session) close() {
+	for _, c := range []net.Conn{ss.load, ss.task, ss.result} {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
+
+// serveLoad answers load polls at once. A master silent for MissedPolls
+// intervals is taken as gone.
+func (ss *session) serveLoad(ctx context.Context, _ *sync.WaitGroup) error {
+	r := bufio.NewReader(ss.load)
+	w := packets.NewWriter(ss.load)
+	silence := time.Duration(ss.s.opts.MissedPolls)*ss.poll + time.Second
+	for {
+		if err := ss.load.SetReadDeadline(time.Now().Add(silence)); err != nil {
+			return err
+		}
+		m, err := packets.ReadFrame(r)
+		if err != nil {
+			return fmt.Errorf("load link: %w", err)
+		}
+		req, ok := m.(packets.LoadRequest)
+		if !ok {
+			return fmt.Errorf("load link: unexpected %s", m.Type())
+		}
+		if err := w.Write(ss.s.report(req.Seq)); err != nil {
+			return fmt.Errorf("load link: %w", err)
+		}
+	}
+}
+
+// serveTasks reads task requests, answers each with an ACK or NAK on the
+// result link, and runs the accepted ones concurrently.
+func (ss *session) serveTasks(ctx context.Context, wg *sync.WaitGroup) error {
+	r := bufio.NewReader(ss.task)
+	log := ss.s.opts.Log
+	for {
+		m, err := packets.ReadFrame(r)
+		if err != nil {
+			return fmt.Errorf("task link: %w", err)
+		}
+		req, ok := m.(packets.TaskRequest)
+		if !ok {
+			return fmt.Errorf("task link: unexpected %s", m.Type())
+		}
+		ss.s.metrics.requested.Inc()
+		t, load, err := ss.s.exec.admit(req)
+		if err != nil {
+			ss.s.metrics.refused.Inc()
+			log.Info("refused task", "task_id", req.ID, "reason", err)
+			if err := ss.results.Write(packets.TaskNak{ID: req.ID, Reason: err.Error()}); err != nil {
+				return fmt.Errorf("result link: %w", err)
+			}
+			continue
+		}
+		if err := ss.results.Write(packets.TaskAck{ID: req.ID}); err != nil {
+			ss.s.exec.release(load)
+			return fmt.Errorf("result link: %w", err)
+		}
+		log.Debug("accepted task", "task_id", req.ID, "task", t.Name, "n", req.N)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, err := ss.s.exec.run(ctx, t, load, req.N)
+			if err != nil {
+				log.Info("task abandoned", "task_id", req.ID, "err", err)
+				return
+			}
+			if err := ss.results.Write(packets.TaskResult{ID: req.ID, OK: true, Body: body}); err != nil {
+				log.Warning("result not delivered", "task_id", req.ID, "err", err)
+				return
+			}
+			ss.s.metrics.completed.Inc()
+		}()
+	}
+}
+
+// watchResults notices the master closing the result link; the master never
+// writes on it.
+func (ss *session) watchResults(_ context.Context, _ *sync.WaitGroup) error {
+	var b [1]byte
+	_, err := ss.result.Read(b[:])
+	if err == nil {
+		err = errors.New("unexpected bytes from master")
+	}
+	return fmt.Errorf("result link: %w", err)
+}

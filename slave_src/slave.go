@@ -1,0 +1,186 @@
+package slave
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lbproject/loadbalancer/common/discovery"
+	"github.com/lbproject/loadbalancer/common/netif"
+	"github.com/lbproject/loadbalancer/common/packets"
+)
+
+// Slave is a worker node. New binds every socket; Run joins masters and
+// serves them until its context ends.
+type Slave struct {
+	opts      Options
+	iface     netif.Iface
+	target    netip.AddrPort
+	udp       *net.UDPConn
+	loadLn    *net.TCPListener
+	taskLn    *net.TCPListener
+	resultLn  *net.TCPListener
+	metricsLn net.Listener
+	metrics   *metrics
+	exec      *executor
+	cpu       func() (float64, error)
+}
+
+// New resolves the interface and opens the slave's sockets: the three TCP
+// listeners first, then the UDP socket whose port is the slave's ID.
+func New(opts Options) (*Slave, error) {
+	ifc, err := netif.Resolve(opts.Iface)
+	if err != nil {
+		return nil, err
+	}
+	s := &Slave{opts: opts, iface: ifc, metrics: newMetrics(opts.MaxLoad), cpu: opts.CPUFraction}
+	if s.cpu == nil {
+		s.cpu = loadAveragePerCore
+	}
+	s.exec = &executor{maxLoad: opts.MaxLoad, metrics: s.metrics}
+	if s.target, err = masterTarget(opts, ifc); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeSockets()
+		}
+	}()
+	for _, ln := range []**net.TCPListener{&s.loadLn, &s.taskLn, &s.resultLn} {
+		if *ln, err = net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ifc.Addr, 0))); err != nil {
+			return nil, fmt.Errorf("opening link listener: %w", err)
+		}
+	}
+	metricsAddr := opts.MetricsAddr
+	if metricsAddr == "" {
+		metricsAddr = netip.AddrPortFrom(ifc.Addr, 0).String()
+	}
+	if s.metricsLn, err = net.Listen("tcp", metricsAddr); err != nil {
+		return nil, fmt.Errorf("opening metrics listener: %w", err)
+	}
+	if s.udp, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ifc.Addr, 0))); err != nil {
+		return nil, fmt.Errorf("opening discovery socket: %w", err)
+	}
+	ok = true
+	return s, nil
+}
+
+func masterTarget(opts Options, ifc netif.Iface) (netip.AddrPort, error) {
+	if opts.Master == "" {
+		return netip.AddrPortFrom(ifc.Broadcast, uint16(opts.DiscoveryPort)), nil
+	}
+	a, err := net.ResolveUDPAddr("udp4", opts.Master)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("master address %q: %w", opts.Master, err)
+	}
+	return a.AddrPort(), nil
+}
+
+// ID is the slave's ID: the port of its discovery socket.
+func (s *Slave) ID() uint16 { return uint16(s.udp.LocalAddr().(*net.UDPAddr).Port) }
+
+// MetricsAddr is where /metrics is served.
+func (s *Slave) MetricsAddr() string { return s.metricsLn.Addr().String() }
+
+// Run serves until ctx ends: join a master, serve it, and when it is lost go
+// back to discovery.
+func (s *Slave) Run(ctx context.Context) error {
+	defer s.closeSockets()
+	log := s.opts.Log
+	srv := &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	defer func() {
+		_ = srv.Close()
+		wg.Wait()
+	}()
+	log.Info("slave running", "id", s.ID(), "iface", s.iface.Name, "ip", s.iface.Addr,
+		"looking_for", s.target, "metrics", s.MetricsAddr(), "max_load", s.opts.MaxLoad)
+	cfg := discovery.Config{
+		Target: s.target, FirstWait: s.opts.JoinFirstWait, MaxWait: s.opts.JoinMaxWait,
+		ConfirmBurst: s.opts.ConfirmBurst, Log: log,
+	}
+	confirm := func(token uint64) packets.Message {
+		return packets.SlaveJoinConfirm{
+			Token: token, IP: s.iface.Addr,
+			LoadPort: port(s.loadLn), TaskPort: port(s.taskLn), ResultPort: port(s.resultLn),
+		}
+	}
+	for ctx.Err() == nil {
+		master, err := discovery.Join(ctx, s.udp, cfg, packets.SlaveJoinRequest{}, confirm)
+		if err != nil {
+			break
+		}
+		log.Info("master accepted join", "master", master.Addr)
+		ss, err := s.acceptLinks(ctx, master)
+		if err != nil {
+			log.Warning("master did not open links", "master", master.Addr, "err", err)
+			continue
+		}
+		log.Info("connected to master", "master", master.Addr, "poll_interval", ss.poll)
+		err = ss.serve(ctx)
+		if ctx.Err() == nil {
+			log.Warning("lost master, looking again", "master", master.Addr, "err", err)
+		}
+	}
+	log.Info("slave stopped", "id", s.ID())
+	return nil
+}
+
+func (s *Slave) metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// report builds the answer to load poll seq: committed load × CPU fraction.
+func (s *Slave) report(seq uint32) packets.LoadReport {
+	committed, running := s.exec.state()
+	factor, err := s.cpu()
+	if err != nil {
+		s.opts.Log.Warning("CPU fraction unavailable, reporting committed load alone", "err", err)
+		factor = 1
+	}
+	r := packets.LoadReport{
+		Seq: seq, Load: float64(committed) * factor, Factor: factor,
+		Committed: committed, MaxLoad: s.opts.MaxLoad, Tasks: uint32(running),
+	}
+	s.metrics.load.Set(r.Load)
+	return r
+}
+
+// closeSockets closes whatever New opened; Close on a nil *net.UDPConn or
+// *net.TCPListener is a harmless error.
+func (s *Slave) closeSockets() {
+	_ = s.udp.Close()
+	_ = s.loadLn.Close()
+	_ = s.taskLn.Close()
+	_ = s.resultLn.Close()
+	if s.metricsLn != nil {
+		_ = s.metricsLn.Close()
+	}
+}
+
+func port(ln *net.TCPListener) uint16 { return uint16(ln.Addr().(*net.TCPAddr).Port) }
+
+func addrOf(a net.Addr) netip.Addr {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
