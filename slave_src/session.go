@@ -76,7 +76,7 @@ func readHello(c net.Conn, deadline time.Time) (packets.LinkHello, error) {
 	if err := c.SetReadDeadline(deadline); err != nil {
 		return packets.LinkHello{}, err
 	}
-	m, err := packets.ReadFrame(bufio.NewReaderSize(c, packets.HeaderSize+32))
+	m, err := packets.ReadFrame(c) // unbuffered: the first poll may follow at once
 	if err != nil {
 		return packets.LinkHello{}, err
 	}

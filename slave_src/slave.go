@@ -87,6 +87,9 @@ func masterTarget(opts Options, ifc netif.Iface) (netip.AddrPort, error) {
 // ID is the slave's ID: the port of its discovery socket.
 func (s *Slave) ID() uint16 { return uint16(s.udp.LocalAddr().(*net.UDPAddr).Port) }
 
+// Load returns the committed load and the number of tasks running.
+func (s *Slave) Load() (committed uint64, running int) { return s.exec.state() }
+
 // MetricsAddr is where /metrics is served.
 func (s *Slave) MetricsAddr() string { return s.metricsLn.Addr().String() }
 

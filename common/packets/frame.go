@@ -1,15 +1,17 @@
 package packets
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"sync"
 )
 
 // ReadFrame reads one length-prefixed frame from r and decodes it. The
-// length is checked against MaxPayload before anything is allocated.
-func ReadFrame(r *bufio.Reader) (Message, error) {
+// length is checked against MaxPayload before anything is allocated. It
+// reads exactly the frame's bytes, so a frame can be read straight from a
+// connection before handing it to a buffered reader; a stream of frames
+// should be read through a bufio.Reader.
+func ReadFrame(r io.Reader) (Message, error) {
 	var h [HeaderSize]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return nil, err

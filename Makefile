@@ -1,0 +1,50 @@
+# Plug-and-play load balancer. `make` builds the three daemons; `make demo`
+# runs a cluster on loopback; `make test` is what CI runs.
+
+GO       ?= go
+BINARIES := master slave monitoring
+FUZZTIME ?= 10s
+
+.PHONY: all build demo test lint unit fuzz bench clean
+
+all: build
+
+build: $(BINARIES)
+
+# Always rebuild: go's own cache makes this cheap and never stale.
+.PHONY: $(BINARIES)
+$(BINARIES):
+	$(GO) build -o $@ ./cmd/$@
+
+# A master and three slaves on loopback, a few requests, everything stopped.
+demo: build
+	./scripts/demo.sh
+
+# Formatting, vet, every test with the race detector (the namespace
+# end-to-end test included: it needs root and iproute2), then a short run of
+# every fuzz target.
+test: lint unit fuzz
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# Each fuzz target for FUZZTIME (make fuzz FUZZTIME=60s for a longer campaign).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -f $(BINARIES)

@@ -1,0 +1,104 @@
+package master
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestAlgorithmPicks(t *testing.T) {
+	t.Parallel()
+	// Three candidates in join order; each case names the expected index.
+	tests := []struct {
+		algo  string
+		cands []Candidate
+		want  int
+	}{
+		{"first_available", []Candidate{{Seq: 1, Load: 9}, {Seq: 2, Load: 0}}, 0},
+		{"first_available", []Candidate{{Seq: 5}}, 0},
+		{"least_load", []Candidate{{Seq: 1, Load: 3}, {Seq: 2, Load: 1}, {Seq: 3, Load: 2}}, 1},
+		{"least_load", []Candidate{{Seq: 1, Load: 1, InFlight: 2}, {Seq: 2, Load: 1, InFlight: 1}, {Seq: 3, Load: 1, InFlight: 1}}, 1},
+		{"least_load", []Candidate{{Seq: 1, Load: 0}, {Seq: 2, Load: 0}, {Seq: 3, Load: 0}}, 0},
+		{"least_load", []Candidate{{Seq: 1, Load: 0.5}, {Seq: 2, Load: 0.25, InFlight: 9}}, 1},
+		{"least_difference", []Candidate{{Seq: 1, Room: 50}, {Seq: 2, Room: 10}, {Seq: 3, Room: 30}}, 1},
+		{"least_difference", []Candidate{{Seq: 1, Room: 0}, {Seq: 2, Room: 10}}, 0},
+		{"least_difference", []Candidate{{Seq: 1, Room: 10, InFlight: 3}, {Seq: 2, Room: 10, InFlight: 1}, {Seq: 3, Room: 10, InFlight: 1}}, 1},
+	}
+	for _, tt := range tests {
+		a, err := NewAlgorithm(tt.algo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Pick(tt.cands); got != tt.want {
+			t.Errorf("%s.Pick(%+v) = %d, want %d", tt.algo, tt.cands, got, tt.want)
+		}
+	}
+}
+
+func TestRoundRobinCycle(t *testing.T) {
+	t.Parallel()
+	seqs := func(ss ...uint64) []Candidate {
+		c := make([]Candidate, len(ss))
+		for i, s := range ss {
+			c[i] = Candidate{Seq: s}
+		}
+		return c
+	}
+	rr, _ := NewAlgorithm("round_robin")
+	// Each step: the candidates then, and the Seq that must be chosen.
+	steps := []struct {
+		cands []Candidate
+		want  uint64
+	}{
+		{seqs(1, 2, 3), 1},
+		{seqs(1, 2, 3), 2},
+		{seqs(1, 2, 3), 3},
+		{seqs(1, 2, 3), 1},
+		{seqs(1, 2, 3, 4), 2}, // 4 joined: it waits for its turn at the end
+		{seqs(1, 2, 3, 4), 3},
+		{seqs(1, 2, 3, 4), 4},
+		{seqs(1, 2, 4), 1}, // 3 left: no restart, no skip
+		{seqs(1, 4), 4},    // 2 left while it was next: the cycle goes on after it
+		{seqs(1, 4), 1},
+		{seqs(4), 4}, // only one candidate fits (others are full)
+		{seqs(1, 2, 4), 1},
+		{seqs(2, 4), 2},
+	}
+	for i, s := range steps {
+		got := s.cands[rr.Pick(s.cands)].Seq
+		if got != s.want {
+			t.Fatalf("step %d: picked seq %d, want %d", i, got, s.want)
+		}
+	}
+}
+
+func TestNewAlgorithmUnknownListsValidNames(t *testing.T) {
+	t.Parallel()
+	_, err := NewAlgorithm("fastest")
+	if err == nil {
+		t.Fatal("unknown algorithm accepted")
+	}
+	for _, name := range []string{"first_available", "round_robin", "least_load", "least_difference"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not list %s", err, name)
+		}
+	}
+}
+
+func BenchmarkPick(b *testing.B) {
+	for _, name := range AlgorithmNames() {
+		for _, n := range []int{3, 100, 1000} {
+			cands := make([]Candidate, n)
+			for i := range cands {
+				cands[i] = Candidate{Seq: uint64(i + 1), Load: float64((i * 7919) % 101), InFlight: i % 5, Room: uint64((i * 104729) % 1000)}
+			}
+			a, _ := NewAlgorithm(name)
+			b.Run(name+"/"+strconv.Itoa(n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					a.Pick(cands)
+				}
+			})
+		}
+	}
+}

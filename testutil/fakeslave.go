@@ -1,0 +1,115 @@
+package testutil
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/lbproject/loadbalancer/common/discovery"
+	"github.com/lbproject/loadbalancer/common/logger"
+	"github.com/lbproject/loadbalancer/common/packets"
+)
+
+// FakeBehaviour is what a fake slave does with every task it is sent.
+type FakeBehaviour int
+
+const (
+	// FakeRefuse answers every task with a NAK.
+	FakeRefuse FakeBehaviour = iota
+	// FakeDie closes all its links on the first task, as a crash would.
+	FakeDie
+)
+
+// StartFakeSlave joins the master at discovery for one session, claims
+// maxLoad, answers load polls, and treats tasks as behaviour says. It speaks
+// the protocol through the packets package only, so it also checks that
+// the master keeps to the wire format.
+func StartFakeSlave(t testing.TB, discoveryAddr string, maxLoad uint64, behaviour FakeBehaviour) *Node {
+	t.Helper()
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lns [3]*net.TCPListener
+	for i := range lns {
+		if lns[i], err = net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target, err := netip.ParseAddrPort(discoveryAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run(t, func(ctx context.Context) error {
+		defer udp.Close()
+		for _, ln := range lns {
+			defer ln.Close()
+		}
+		cfg := discovery.Config{Target: target, FirstWait: 50 * time.Millisecond, MaxWait: 200 * time.Millisecond, ConfirmBurst: 3, Log: logger.Discard()}
+		port := func(i int) uint16 { return uint16(lns[i].Addr().(*net.TCPAddr).Port) }
+		_, err := discovery.Join(ctx, udp, cfg, packets.SlaveJoinRequest{}, func(token uint64) packets.Message {
+			return packets.SlaveJoinConfirm{Token: token, IP: netip.MustParseAddr("127.0.0.1"), LoadPort: port(0), TaskPort: port(1), ResultPort: port(2)}
+		})
+		if err != nil {
+			return nil // stopped before joining
+		}
+		var conns [3]net.Conn
+		for i, ln := range lns {
+			_ = ln.SetDeadline(time.Now().Add(5 * time.Second))
+			if conns[i], err = ln.Accept(); err != nil {
+				return err
+			}
+			defer conns[i].Close()
+			if _, err := packets.ReadFrame(conns[i]); err != nil { // the hello, unbuffered
+				return err
+			}
+		}
+		go serveFakeLoad(conns[0], maxLoad)
+		go serveFakeTasks(conns, behaviour)
+		<-ctx.Done()
+		return nil
+	})
+}
+
+func serveFakeLoad(c net.Conn, maxLoad uint64) {
+	r, w := bufio.NewReader(c), packets.NewWriter(c)
+	for {
+		m, err := packets.ReadFrame(r)
+		if err != nil {
+			return
+		}
+		if req, ok := m.(packets.LoadRequest); ok {
+			if w.Write(packets.LoadReport{Seq: req.Seq, MaxLoad: maxLoad}) != nil {
+				return
+			}
+		}
+	}
+}
+
+func serveFakeTasks(conns [3]net.Conn, behaviour FakeBehaviour) {
+	r, results := bufio.NewReader(conns[1]), packets.NewWriter(conns[2])
+	for {
+		m, err := packets.ReadFrame(r)
+		if err != nil {
+			return
+		}
+		req, ok := m.(packets.TaskRequest)
+		if !ok {
+			continue
+		}
+		switch behaviour {
+		case FakeRefuse:
+			if results.Write(packets.TaskNak{ID: req.ID, Reason: "fake slave refuses everything"}) != nil {
+				return
+			}
+		case FakeDie:
+			for _, c := range conns {
+				_ = c.Close()
+			}
+			return
+		}
+	}
+}
