@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -77,11 +78,16 @@ func masterTarget(opts Options, ifc netif.Iface) (netip.AddrPort, error) {
 	if opts.Master == "" {
 		return netip.AddrPortFrom(ifc.Broadcast, uint16(opts.DiscoveryPort)), nil
 	}
-	a, err := net.ResolveUDPAddr("udp4", opts.Master)
+	addr := opts.Master
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, strconv.Itoa(opts.DiscoveryPort)) // HOST alone: the usual port
+	}
+	a, err := net.ResolveUDPAddr("udp4", addr)
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("master address %q: %w", opts.Master, err)
 	}
-	return a.AddrPort(), nil
+	ap := a.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
 
 // ID is the slave's ID: the port of its discovery socket.

@@ -25,7 +25,7 @@ func run(ctx context.Context) error {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.Iface, "iface", o.Iface, "interface to use (e.g. lo); default: first up non-loopback IPv4 interface with broadcast")
-	fs.StringVar(&o.Master, "master", o.Master, "HOST:PORT of the master's discovery socket: join by unicast instead of broadcast")
+	fs.StringVar(&o.Master, "master", o.Master, "HOST[:PORT] of the master (PORT defaults to -discovery-port): join by unicast instead of broadcast")
 	fs.IntVar(&o.DiscoveryPort, "discovery-port", o.DiscoveryPort, "the master's UDP discovery port, for the broadcast")
 	fs.Uint64Var(&o.MaxLoad, "max-load", o.MaxLoad, "most committed load accepted (fibonacci n costs n, primes n costs n²)")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "address of /metrics; default: the interface address, any free port")
