@@ -24,6 +24,9 @@ func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		if fs.NArg() == 0 {
 			return positional, nil
 		}
+		if consumed := len(args) - fs.NArg(); consumed > 0 && args[consumed-1] == "--" {
+			return append(positional, fs.Args()...), nil // after "--" nothing is a flag
+		}
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}

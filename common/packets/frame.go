@@ -22,6 +22,9 @@ func ReadFrame(r io.Reader) (Message, error) {
 	}
 	p := make([]byte, n)
 	if _, err := io.ReadFull(r, p); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // the header promised more: not a clean close
+		}
 		return nil, fmt.Errorf("reading %d-byte %s payload: %w", n, t, err)
 	}
 	return DecodePayload(t, p)
@@ -45,12 +48,14 @@ func (w *Writer) Write(m Message) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf = Append(w.buf[:0], m)
+	defer func() {
+		if cap(w.buf) > 64<<10 {
+			w.buf = nil // do not pin a large result's buffer
+		}
+	}()
 	if len(w.buf) > HeaderSize+MaxPayload {
 		return fmt.Errorf("%s of %d bytes exceeds the %d-byte frame cap", m.Type(), len(w.buf), MaxPayload)
 	}
 	_, err := w.w.Write(w.buf)
-	if cap(w.buf) > 64<<10 {
-		w.buf = nil // do not pin a large result's buffer
-	}
 	return err
 }

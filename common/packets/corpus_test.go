@@ -1,0 +1,92 @@
+package packets_test
+
+import (
+	"math"
+	"net/netip"
+	"strings"
+
+	"github.com/lbproject/loadbalancer/common/packets"
+)
+
+// namedMessage is one entry of the shared test corpus.
+type namedMessage struct {
+	name string
+	m    packets.Message
+}
+
+// bigBody is a TaskResult body near 200 KB: the size of a large Fibonacci
+// result, the largest legitimate message.
+var bigBody = strings.Repeat("0123456789", 20_000) + "42"
+
+// reason255 is the longest reason a str8 can carry.
+var reason255 = strings.Repeat("r", 255)
+
+// corpus returns every message type with edge values. Every entry must
+// survive Encode → Decode unchanged.
+func corpus() []namedMessage {
+	return []namedMessage{
+		{"SlaveJoinRequest", packets.SlaveJoinRequest{}},
+
+		{"SlaveJoinReply/zero", packets.SlaveJoinReply{}},
+		{"SlaveJoinReply/ack max token", packets.SlaveJoinReply{Accepted: true, Token: math.MaxUint64}},
+		{"SlaveJoinReply/nak 255-byte reason", packets.SlaveJoinReply{Reason: reason255}},
+		{"SlaveJoinReply/nak utf8 and nul", packets.SlaveJoinReply{Token: 1, Reason: "trop chargé\x00 ▶ \"x\""}},
+
+		{"SlaveJoinConfirm/ipv4 zero ports", packets.SlaveJoinConfirm{IP: netip.MustParseAddr("127.0.0.1")}},
+		{"SlaveJoinConfirm/ipv4 unspecified", packets.SlaveJoinConfirm{IP: netip.IPv4Unspecified()}},
+		{"SlaveJoinConfirm/ipv4 max", packets.SlaveJoinConfirm{
+			Token: math.MaxUint64, IP: netip.MustParseAddr("255.255.255.255"),
+			LoadPort: math.MaxUint16, TaskPort: math.MaxUint16, ResultPort: math.MaxUint16,
+		}},
+		{"SlaveJoinConfirm/ipv6 loopback", packets.SlaveJoinConfirm{Token: 7, IP: netip.IPv6Loopback(), LoadPort: 1, TaskPort: 2, ResultPort: 3}},
+		{"SlaveJoinConfirm/ipv6 unspecified", packets.SlaveJoinConfirm{IP: netip.IPv6Unspecified()}},
+		{"SlaveJoinConfirm/ipv6 full", packets.SlaveJoinConfirm{
+			Token: 0x0123456789abcdef, IP: netip.MustParseAddr("2001:db8:ffff:1:2:3:4:5"),
+			LoadPort: 40000, TaskPort: 40001, ResultPort: 40002,
+		}},
+		{"SlaveJoinConfirm/ipv4-mapped ipv6 stays 16 bytes", packets.SlaveJoinConfirm{IP: netip.MustParseAddr("::ffff:10.0.0.1")}},
+
+		{"LinkHello/zero token load", packets.LinkHello{Link: packets.LinkLoad}},
+		{"LinkHello/task", packets.LinkHello{Token: 42, Link: packets.LinkTask, PollIntervalMillis: 250}},
+		{"LinkHello/result max", packets.LinkHello{Token: math.MaxUint64, Link: packets.LinkResult, PollIntervalMillis: math.MaxUint32}},
+
+		{"LoadRequest/zero", packets.LoadRequest{}},
+		{"LoadRequest/max", packets.LoadRequest{Seq: math.MaxUint32}},
+
+		{"LoadReport/zero", packets.LoadReport{}},
+		{"LoadReport/typical", packets.LoadReport{Seq: 3, Load: 0.75, Factor: 0.25, Committed: 3, MaxLoad: 100, Tasks: 2}},
+		{"LoadReport/max", packets.LoadReport{
+			Seq: math.MaxUint32, Load: math.MaxFloat64, Factor: math.MaxFloat64,
+			Committed: math.MaxUint64, MaxLoad: math.MaxUint64, Tasks: math.MaxUint32,
+		}},
+		{"LoadReport/smallest subnormal", packets.LoadReport{Load: math.SmallestNonzeroFloat64, Factor: math.SmallestNonzeroFloat64}},
+		{"LoadReport/negative zero", packets.LoadReport{Load: math.Copysign(0, -1), Factor: math.Copysign(0, -1)}},
+
+		{"TaskRequest/zero", packets.TaskRequest{}},
+		{"TaskRequest/max", packets.TaskRequest{ID: math.MaxUint64, Task: math.MaxUint8, N: math.MaxUint64}},
+
+		{"TaskAck/zero", packets.TaskAck{}},
+		{"TaskAck/max", packets.TaskAck{ID: math.MaxUint64}},
+
+		{"TaskNak/zero", packets.TaskNak{}},
+		{"TaskNak/255-byte reason", packets.TaskNak{ID: math.MaxUint64, Reason: reason255}},
+
+		{"TaskResult/zero", packets.TaskResult{}},
+		{"TaskResult/ok small", packets.TaskResult{ID: 9, OK: true, Body: "12586269025"}},
+		{"TaskResult/error text", packets.TaskResult{ID: math.MaxUint64, Body: "context canceled"}},
+		{"TaskResult/binary body", packets.TaskResult{ID: 1, OK: true, Body: "\x00\xff\x01\xfe" + reason255}},
+		{"TaskResult/about 200 KB", packets.TaskResult{ID: 1 << 63, OK: true, Body: bigBody}},
+	}
+}
+
+// smallCorpus is corpus without messages larger than limit bytes encoded
+// (fuzz seeds and exhaustive truncation loops stay fast).
+func smallCorpus(limit int) []namedMessage {
+	var out []namedMessage
+	for _, c := range corpus() {
+		if len(packets.Encode(c.m)) <= limit {
+			out = append(out, c)
+		}
+	}
+	return out
+}
