@@ -14,11 +14,17 @@ import (
 	"github.com/lbproject/loadbalancer/common/packets"
 )
 
-// joinTable holds the slaves that were sent an ACK and are not in the pool
-// yet, each with the token their links must present.
+// joinTable holds the slaves and monitors that were sent an ACK and are not
+// connected yet, each with the token their links must present.
 type joinTable struct {
 	mu      sync.Mutex
-	pending map[SlaveKey]*pendingJoin
+	pending map[joinKey]*pendingJoin
+}
+
+// joinKey names a joining node: a slave or a monitor at (IP, UDP port).
+type joinKey struct {
+	SlaveKey
+	monitor bool
 }
 
 type pendingJoin struct {
@@ -28,7 +34,25 @@ type pendingJoin struct {
 }
 
 func newJoinTable() *joinTable {
-	return &joinTable{pending: make(map[SlaveKey]*pendingJoin)}
+	return &joinTable{pending: make(map[joinKey]*pendingJoin)}
+}
+
+// take marks the pending join of k as dialing, if token and ip match it.
+func (t *joinTable) take(k joinKey, token uint64, ip netip.Addr) (*pendingJoin, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, ok := t.pending[k]
+	if !ok || p.dialing || p.token != token || ip.Unmap() != k.IP {
+		return nil, false
+	}
+	p.dialing = true
+	return p, true
+}
+
+func (t *joinTable) remove(k joinKey) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.pending, k)
 }
 
 // serveDiscovery answers join requests and confirms until the socket closes.
@@ -49,92 +73,103 @@ func (m *Master) serveDiscovery(ctx context.Context) {
 		}
 		key := SlaveKey{IP: from.Addr().Unmap(), ID: from.Port()}
 		switch msg := msg.(type) {
-		case packets.SlaveJoinRequest:
-			m.answerJoin(key, from)
+		case packets.JoinRequest:
+			m.answerJoin(joinKey{key, msg.Monitor}, from)
 		case packets.SlaveJoinConfirm:
-			m.confirmJoin(ctx, key, msg)
+			m.confirmJoin(ctx, joinKey{key, false}, msg.Token, msg.IP, func(ctx context.Context, token uint64, joined func()) error {
+				return m.connect(ctx, key, msg, token, joined)
+			})
+		case packets.MonitorJoinConfirm:
+			m.confirmJoin(ctx, joinKey{key, true}, msg.Token, msg.IP, func(ctx context.Context, token uint64, joined func()) error {
+				return m.serveMonitor(ctx, key, msg, token, joined)
+			})
 		default:
 			m.log.Debug("dropped discovery packet", "from", from, "type", msg.Type())
 		}
 	}
 }
 
-// answerJoin ACKs a join request, or NAKs it when the slave is already in
-// the pool or the pool is full. A repeated request (the ACK was lost) gets
-// the same token again.
-func (m *Master) answerJoin(key SlaveKey, from netip.AddrPort) {
-	reply := m.decideJoin(key)
+// answerJoin ACKs a join request, or NAKs it: a slave already in the pool
+// or a full pool; a second monitor while one is connected or joining. A
+// repeated request (the ACK was lost) gets the same token again.
+func (m *Master) answerJoin(k joinKey, from netip.AddrPort) {
+	reply := m.decideJoin(k)
+	reply.Monitor = k.monitor
+	role := "slave"
+	if k.monitor {
+		role = "monitor"
+	}
 	if reply.Accepted {
-		m.log.Info("join request granted", "slave", key)
+		m.log.Info("join request granted", role, k.SlaveKey)
 	} else {
-		m.log.Info("join request refused", "slave", key, "reason", reply.Reason)
+		m.log.Info("join request refused", role, k.SlaveKey, "reason", reply.Reason)
 	}
 	if _, err := m.udp.WriteToUDPAddrPort(packets.Encode(reply), from); err != nil {
-		m.log.Warning("join reply not sent", "slave", key, "err", err)
+		m.log.Warning("join reply not sent", role, k.SlaveKey, "err", err)
 	}
 }
 
-func (m *Master) decideJoin(key SlaveKey) packets.SlaveJoinReply {
-	if m.pool.contains(key) {
-		return packets.SlaveJoinReply{Reason: "already in the pool"}
+func (m *Master) decideJoin(k joinKey) packets.JoinReply {
+	switch {
+	case !k.monitor && m.pool.contains(k.SlaveKey):
+		return packets.JoinReply{Reason: "already in the pool"}
+	case k.monitor && m.monitorConnected():
+		return packets.JoinReply{Reason: "a monitor is already connected"}
 	}
 	slaves, _ := m.pool.size()
 	t := m.joins
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
-	for k, p := range t.pending {
-		if !p.dialing && now.After(p.expires) {
-			delete(t.pending, k)
+	joiningSlaves, joiningMonitors := 0, 0
+	for pk, p := range t.pending {
+		switch {
+		case !p.dialing && now.After(p.expires):
+			delete(t.pending, pk)
+		case pk.monitor:
+			joiningMonitors++
+		default:
+			joiningSlaves++
 		}
 	}
-	if p, ok := t.pending[key]; ok {
+	if p, ok := t.pending[k]; ok {
 		if p.dialing {
-			return packets.SlaveJoinReply{Reason: "already joining"}
+			return packets.JoinReply{Reason: "already joining"}
 		}
-		return packets.SlaveJoinReply{Accepted: true, Token: p.token}
+		return packets.JoinReply{Accepted: true, Token: p.token}
 	}
-	if slaves+len(t.pending) >= m.opts.MaxSlaves {
-		return packets.SlaveJoinReply{Reason: "the pool is full"}
+	switch {
+	case !k.monitor && slaves+joiningSlaves >= m.opts.MaxSlaves:
+		return packets.JoinReply{Reason: "the pool is full"}
+	case k.monitor && joiningMonitors > 0:
+		return packets.JoinReply{Reason: "another monitor is joining"}
 	}
 	p := &pendingJoin{token: newToken(), expires: now.Add(m.opts.JoinTimeout)}
-	t.pending[key] = p
-	return packets.SlaveJoinReply{Accepted: true, Token: p.token}
+	t.pending[k] = p
+	return packets.JoinReply{Accepted: true, Token: p.token}
 }
 
-// confirmJoin starts dialing a slave on the first valid confirm of its burst.
-func (m *Master) confirmJoin(ctx context.Context, key SlaveKey, c packets.SlaveJoinConfirm) {
-	t := m.joins
-	t.mu.Lock()
-	p, ok := t.pending[key]
-	valid := ok && !p.dialing && p.token == c.Token && c.IP.Unmap() == key.IP
-	if valid {
-		p.dialing = true
-	}
-	t.mu.Unlock()
-	if !valid {
-		if ok && !p.dialing {
-			m.log.Warning("join confirm does not match", "slave", key, "ip_in_packet", c.IP)
-		}
+// confirmJoin starts connecting a node on the first valid confirm of its
+// burst; later copies, and confirms that match no ACK, are dropped. connect
+// serves the node until it leaves, calling joined once it is connected.
+func (m *Master) confirmJoin(ctx context.Context, k joinKey, token uint64, ip netip.Addr, connect func(ctx context.Context, token uint64, joined func()) error) {
+	if _, ok := m.joins.take(k, token, ip); !ok {
+		m.log.Debug("join confirm matches no pending join", "from", k.SlaveKey, "ip_in_packet", ip)
 		return
 	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		defer func() {
-			t.mu.Lock()
-			delete(t.pending, key)
-			t.mu.Unlock()
-		}()
-		if err := m.connect(ctx, key, c, p.token); err != nil {
-			m.log.Warning("slave could not be connected", "slave", key, "err", err)
+		defer m.joins.remove(k)
+		if err := connect(ctx, token, func() { m.joins.remove(k) }); err != nil {
+			m.log.Warning("could not connect", "node", k.SlaveKey, "monitor", k.monitor, "err", err)
 		}
 	}()
 }
 
 // connect dials the slave's links, takes a first load report, and serves
 // the slave until it is lost.
-func (m *Master) connect(ctx context.Context, key SlaveKey, c packets.SlaveJoinConfirm, token uint64) error {
+func (m *Master) connect(ctx context.Context, key SlaveKey, c packets.SlaveJoinConfirm, token uint64, joined func()) error {
 	dctx, cancel := context.WithTimeout(ctx, m.opts.JoinTimeout)
 	defer cancel()
 	link, err := dialLinks(dctx, key, c, token, m.opts.PollInterval, m.opts.JoinTimeout)
@@ -147,7 +182,8 @@ func (m *Master) connect(ctx context.Context, key SlaveKey, c packets.SlaveJoinC
 		link.closeConns()
 		return err
 	}
-	mb := m.pool.add(key, link, first)
+	mb := m.pool.add(key, c.MetricsPort, link, first)
+	joined()
 	if !m.track(mb) {
 		m.pool.remove(mb)
 		link.closeConns()

@@ -89,8 +89,9 @@ func (m *Master) runOn(ctx context.Context, mb *member, t tasks.Task, n, load ui
 	req := packets.TaskRequest{ID: m.wireSeq.Add(1), Task: t.Code, N: n}
 	c, err := mb.link.send(req, load)
 	if err != nil {
+		// Lost before the task went out: like a refusal, it costs no attempt.
 		m.pool.release(mb, load)
-		return event{kind: outcomeLost, reason: err.Error()}, nil
+		return event{kind: outcomeNak, reason: err.Error()}, nil
 	}
 	for {
 		select {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lbproject/loadbalancer/common/promsd"
 	"github.com/lbproject/loadbalancer/common/tasks"
 )
 
@@ -25,6 +27,7 @@ func (m *Master) routes() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.metrics.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /sd/targets", m.handleTargets)
 	mux.HandleFunc("GET /{task}", m.handleTask)
 	return mux
 }
@@ -108,6 +111,18 @@ func ParseN(q url.Values, t tasks.Task) (uint64, error) {
 	return n, nil
 }
 
+// handleTargets serves Prometheus HTTP service discovery (http_sd_configs):
+// one target group per slave's metrics endpoint.
+func (m *Master) handleTargets(w http.ResponseWriter, _ *http.Request) {
+	groups := []promsd.TargetGroup{}
+	for _, e := range m.pool.entries() {
+		if e.MetricsPort != 0 {
+			groups = append(groups, promsd.SlaveGroup(e.ID, netip.AddrPortFrom(e.IP, e.MetricsPort)))
+		}
+	}
+	respondJSON(w, http.StatusOK, groups)
+}
+
 func (m *Master) handleIndex(w http.ResponseWriter, _ *http.Request) {
 	slaves, queued := m.pool.size()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -116,7 +131,7 @@ func (m *Master) handleIndex(w http.ResponseWriter, _ *http.Request) {
 	for _, t := range tasks.All() {
 		fmt.Fprintf(w, "GET /%s?n=N   n from 0 to %d\n", t.Name, t.MaxN)
 	}
-	fmt.Fprint(w, "GET /ok   liveness\nGET /metrics   Prometheus metrics\n")
+	fmt.Fprint(w, "GET /ok   liveness\nGET /metrics   Prometheus metrics\nGET /sd/targets   Prometheus HTTP service discovery of the slaves\n")
 }
 
 func taskList() string {

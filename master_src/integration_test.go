@@ -262,3 +262,26 @@ func TestBroadcastDiscoveryOnLoopback(t *testing.T) {
 	}
 	testutil.WaitFor(t, 10*time.Second, "slaves to join by broadcast", func() bool { return m.Slaves() == 2 })
 }
+
+// A slave lost under a task leaves the pool before the task is retried, so
+// the retry cannot land on the dead slave again: five slaves that die on
+// their first task, then a healthy one, and every request still succeeds.
+func TestRetryNeverPicksTheLostSlave(t *testing.T) {
+	o := testutil.MasterOptions(t)
+	o.Algorithm = "first_available"
+	o.MaxAttempts = 6
+	m, _ := testutil.StartMaster(t, o)
+	for i := 1; i <= 5; i++ {
+		testutil.StartFakeSlave(t, m.DiscoveryAddr().String(), 1<<62, testutil.FakeDie)
+		testutil.WaitFor(t, 10*time.Second, "fake slave", func() bool { return m.Slaves() == i })
+	}
+	testutil.StartSlave(t, testutil.SlaveOptions(t, m.DiscoveryAddr().String()))
+	testutil.WaitFor(t, 10*time.Second, "real slave", func() bool { return m.Slaves() == 6 })
+	status, _, body := testutil.Get(t, "http://"+m.HTTPAddr().String()+"/fibonacci?n=90", "")
+	if status != 200 || body != "2880067194370816120\n" {
+		t.Fatalf("status %d body %q: the retries did not reach the healthy slave", status, body)
+	}
+	if n := m.Slaves(); n != 1 {
+		t.Fatalf("%d slaves left, want only the healthy one", n)
+	}
+}

@@ -43,6 +43,7 @@ type slaveLink struct {
 	load, task, result net.Conn
 	tasks              *packets.Writer
 	release            func(load uint64) // returns a finished task's load to the pool
+	leave              func()            // takes the slave out of the pool
 
 	mu      sync.Mutex
 	calls   map[uint64]*call
@@ -88,8 +89,9 @@ func (l *slaveLink) closeConns() {
 	}
 }
 
-// lose closes the links and fails every call in flight; the first cause
-// wins. Each call's load goes back to the pool.
+// lose takes the slave out of the pool, closes the links and fails every
+// call in flight; the first cause wins. The slave leaves the pool before the
+// calls hear of the loss, so their retries cannot pick it again.
 func (l *slaveLink) lose(cause error) {
 	l.mu.Lock()
 	if l.lostErr != nil {
@@ -101,6 +103,7 @@ func (l *slaveLink) lose(cause error) {
 	l.calls = nil
 	close(l.done)
 	l.mu.Unlock()
+	l.leave()
 	l.closeConns()
 	for _, c := range calls {
 		l.release(c.load)

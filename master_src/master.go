@@ -36,6 +36,7 @@ type Master struct {
 	wg      sync.WaitGroup // every goroutine the master starts
 	mu      sync.Mutex
 	members map[*member]struct{} // for shutdown
+	monitor net.Conn             // the live monitor link, if any
 	closing bool
 }
 
@@ -134,6 +135,9 @@ func (m *Master) shutdown() {
 	members := make([]*member, 0, len(m.members))
 	for mb := range m.members {
 		members = append(members, mb)
+	}
+	if m.monitor != nil {
+		_ = m.monitor.Close()
 	}
 	m.mu.Unlock()
 	for _, mb := range members {

@@ -30,6 +30,9 @@ type Options struct {
 	PollTimeout  time.Duration
 	// JoinTimeout bounds a join from ACK to a slave in the pool.
 	JoinTimeout time.Duration
+	// MonitorTimeout frees the monitor slot when the monitor has asked
+	// nothing for this long.
+	MonitorTimeout time.Duration
 
 	// QueueLength caps the requests waiting for a slave with room;
 	// QueueWait bounds each wait. Past either: 503.
@@ -48,18 +51,19 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() Options {
 	return Options{
-		Algorithm:     DefaultAlgorithm,
-		HTTPAddr:      fmt.Sprintf(":%d", constants.HTTPPort),
-		DiscoveryAddr: fmt.Sprintf(":%d", constants.DiscoveryPort),
-		MaxSlaves:     30,
-		PollInterval:  time.Second,
-		PollTimeout:   2 * time.Second,
-		JoinTimeout:   5 * time.Second,
-		QueueLength:   1024,
-		QueueWait:     10 * time.Second,
-		TaskTimeout:   60 * time.Second,
-		MaxAttempts:   3,
-		Log:           logger.Discard(),
+		Algorithm:      DefaultAlgorithm,
+		HTTPAddr:       fmt.Sprintf(":%d", constants.HTTPPort),
+		DiscoveryAddr:  fmt.Sprintf(":%d", constants.DiscoveryPort),
+		MaxSlaves:      30,
+		PollInterval:   time.Second,
+		PollTimeout:    2 * time.Second,
+		JoinTimeout:    5 * time.Second,
+		MonitorTimeout: time.Minute,
+		QueueLength:    1024,
+		QueueWait:      10 * time.Second,
+		TaskTimeout:    60 * time.Second,
+		MaxAttempts:    3,
+		Log:            logger.Discard(),
 	}
 }
 
@@ -71,8 +75,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("poll interval and timeout must be positive")
 	case o.QueueLength < 0 || o.QueueWait < 0:
 		return fmt.Errorf("queue length and wait must not be negative")
-	case o.TaskTimeout <= 0 || o.JoinTimeout <= 0:
-		return fmt.Errorf("task and join timeouts must be positive")
+	case o.TaskTimeout <= 0 || o.JoinTimeout <= 0 || o.MonitorTimeout <= 0:
+		return fmt.Errorf("task, join and monitor timeouts must be positive")
 	case o.MaxAttempts < 1:
 		return fmt.Errorf("max attempts must be at least 1, got %d", o.MaxAttempts)
 	}

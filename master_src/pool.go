@@ -23,9 +23,10 @@ func (k SlaveKey) String() string { return netip.AddrPortFrom(k.IP, k.ID).String
 // member is a slave in the pool: its links and the master's view of its load.
 // The view fields are guarded by the pool's lock.
 type member struct {
-	key  SlaveKey
-	seq  uint64
-	link *slaveLink
+	key         SlaveKey
+	seq         uint64
+	link        *slaveLink
+	metricsPort uint16
 
 	maxLoad     uint64
 	factor      float64   // CPU fraction from the last load report
@@ -72,12 +73,13 @@ func (p *pool) notifyLocked() {
 }
 
 // add puts a slave that answered its first load poll at the end of the pool.
-func (p *pool) add(key SlaveKey, link *slaveLink, first packets.LoadReport) *member {
+func (p *pool) add(key SlaveKey, metricsPort uint16, link *slaveLink, first packets.LoadReport) *member {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.nextSeq++
-	m := &member{key: key, seq: p.nextSeq, link: link}
+	m := &member{key: key, seq: p.nextSeq, link: link, metricsPort: metricsPort}
 	link.release = func(load uint64) { p.release(m, load) }
+	link.leave = func() { p.remove(m) }
 	p.applyLocked(m, first)
 	p.members = append(p.members, m)
 	p.notifyLocked()
@@ -224,4 +226,15 @@ func contains(list []*member, m *member) bool {
 		}
 	}
 	return false
+}
+
+// entries lists the slaves in pool order, with their metrics ports.
+func (p *pool) entries() []packets.SlaveEntry {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]packets.SlaveEntry, len(p.members))
+	for i, m := range p.members {
+		out[i] = packets.SlaveEntry{IP: m.key.IP, ID: m.key.ID, MetricsPort: m.metricsPort}
+	}
+	return out
 }

@@ -20,7 +20,7 @@ func newTestPool(t *testing.T, algo string, maxQueue int, maxLoads ...uint64) (*
 	p := newPool(a, maxQueue)
 	var ms []*member
 	for i, max := range maxLoads {
-		ms = append(ms, p.add(SlaveKey{ID: uint16(i + 1)}, &slaveLink{}, packets.LoadReport{MaxLoad: max, Factor: 0.5}))
+		ms = append(ms, p.add(SlaveKey{ID: uint16(i + 1)}, 0, &slaveLink{}, packets.LoadReport{MaxLoad: max, Factor: 0.5}))
 	}
 	return p, ms
 }

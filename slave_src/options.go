@@ -23,6 +23,9 @@ type Options struct {
 	// MetricsAddr is where /metrics is served; empty means the interface
 	// address on an ephemeral port.
 	MetricsAddr string
+	// TargetDir is where the slave publishes its metrics endpoint for the
+	// host's Prometheus (file_sd); ignored when the directory does not exist.
+	TargetDir string
 
 	// JoinFirstWait and JoinMaxWait bound the join retry back-off.
 	JoinFirstWait time.Duration
@@ -46,6 +49,7 @@ func NewOptions() Options {
 	return Options{
 		DiscoveryPort: constants.DiscoveryPort,
 		MaxLoad:       DefaultMaxLoad,
+		TargetDir:     DefaultTargetDir,
 		JoinFirstWait: 250 * time.Millisecond,
 		JoinMaxWait:   4 * time.Second,
 		ConfirmBurst:  10,
@@ -54,6 +58,9 @@ func NewOptions() Options {
 		Log:           logger.Discard(),
 	}
 }
+
+// DefaultTargetDir is where `make slave_preproc` points Prometheus.
+const DefaultTargetDir = ".lb/prometheus/targets"
 
 // DefaultMaxLoad admits ten concurrent /primes?n=100000 (load 10^10 each) or
 // two of the largest, and any reasonable number of Fibonacci tasks.

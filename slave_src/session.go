@@ -37,7 +37,7 @@ func (s *Slave) acceptLinks(ctx context.Context, master discovery.Master) (*sess
 		{packets.LinkTask, s.taskLn, &ss.task},
 		{packets.LinkResult, s.resultLn, &ss.result},
 	} {
-		c, hello, err := s.acceptLink(ctx, l.ln, l.kind, master, deadline)
+		c, hello, err := discovery.AcceptLink(ctx, l.ln, l.kind, master, deadline, s.opts.Log)
 		if err != nil {
 			ss.close()
 			return nil, fmt.Errorf("%s link: %w", l.kind, err)
@@ -47,44 +47,6 @@ func (s *Slave) acceptLinks(ctx context.Context, master discovery.Master) (*sess
 	}
 	ss.results = packets.NewWriter(ss.result)
 	return ss, nil
-}
-
-// acceptLink accepts connections on ln until one comes from the master and
-// opens with a hello carrying the master's token for this link.
-func (s *Slave) acceptLink(ctx context.Context, ln *net.TCPListener, kind packets.Link, master discovery.Master, deadline time.Time) (net.Conn, packets.LinkHello, error) {
-	stop := context.AfterFunc(ctx, func() { _ = ln.SetDeadline(time.Now()) })
-	defer stop()
-	if err := ln.SetDeadline(deadline); err != nil {
-		return nil, packets.LinkHello{}, err
-	}
-	for {
-		c, err := ln.AcceptTCP()
-		if err != nil {
-			return nil, packets.LinkHello{}, err
-		}
-		hello, err := readHello(c, deadline)
-		if err == nil && hello.Token == master.Token && hello.Link == kind && addrOf(c.RemoteAddr()) == master.Addr.Addr() {
-			_ = c.SetDeadline(time.Time{})
-			return c, hello, nil
-		}
-		s.opts.Log.Warning("rejected link", "link", kind, "from", c.RemoteAddr(), "err", err)
-		_ = c.Close()
-	}
-}
-
-func readHello(c net.Conn, deadline time.Time) (packets.LinkHello, error) {
-	if err := c.SetReadDeadline(deadline); err != nil {
-		return packets.LinkHello{}, err
-	}
-	m, err := packets.ReadFrame(c) // unbuffered: the first poll may follow at once
-	if err != nil {
-		return packets.LinkHello{}, err
-	}
-	hello, ok := m.(packets.LinkHello)
-	if !ok {
-		return packets.LinkHello{}, fmt.Errorf("first frame is %s, not LinkHello", m.Type())
-	}
-	return hello, nil
 }
 
 // serve runs the three links until one fails, ctx ends or the master falls

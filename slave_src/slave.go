@@ -7,7 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
+	"os"
 	"sync"
 	"time"
 
@@ -46,7 +46,7 @@ func New(opts Options) (*Slave, error) {
 		s.cpu = loadAveragePerCore
 	}
 	s.exec = &executor{maxLoad: opts.MaxLoad, metrics: s.metrics}
-	if s.target, err = masterTarget(opts, ifc); err != nil {
+	if s.target, err = discovery.Target(opts.Master, opts.DiscoveryPort, ifc); err != nil {
 		return nil, err
 	}
 	ok := false
@@ -72,22 +72,6 @@ func New(opts Options) (*Slave, error) {
 	}
 	ok = true
 	return s, nil
-}
-
-func masterTarget(opts Options, ifc netif.Iface) (netip.AddrPort, error) {
-	if opts.Master == "" {
-		return netip.AddrPortFrom(ifc.Broadcast, uint16(opts.DiscoveryPort)), nil
-	}
-	addr := opts.Master
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		addr = net.JoinHostPort(addr, strconv.Itoa(opts.DiscoveryPort)) // HOST alone: the usual port
-	}
-	a, err := net.ResolveUDPAddr("udp4", addr)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("master address %q: %w", opts.Master, err)
-	}
-	ap := a.AddrPort()
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
 
 // ID is the slave's ID: the port of its discovery socket.
@@ -119,6 +103,13 @@ func (s *Slave) Run(ctx context.Context) error {
 	}()
 	log.Info("slave running", "id", s.ID(), "iface", s.iface.Name, "ip", s.iface.Addr,
 		"looking_for", s.target, "metrics", s.MetricsAddr(), "max_load", s.opts.MaxLoad)
+	if path := s.publishTarget(); path != "" {
+		defer func() {
+			if err := os.Remove(path); err != nil {
+				log.Warning("target file not removed", "path", path, "err", err)
+			}
+		}()
+	}
 	cfg := discovery.Config{
 		Target: s.target, FirstWait: s.opts.JoinFirstWait, MaxWait: s.opts.JoinMaxWait,
 		ConfirmBurst: s.opts.ConfirmBurst, Log: log,
@@ -127,10 +118,11 @@ func (s *Slave) Run(ctx context.Context) error {
 		return packets.SlaveJoinConfirm{
 			Token: token, IP: s.iface.Addr,
 			LoadPort: port(s.loadLn), TaskPort: port(s.taskLn), ResultPort: port(s.resultLn),
+			MetricsPort: s.metricsEndpoint().Port(),
 		}
 	}
 	for ctx.Err() == nil {
-		master, err := discovery.Join(ctx, s.udp, cfg, packets.SlaveJoinRequest{}, confirm)
+		master, err := discovery.Join(ctx, s.udp, cfg, false, confirm)
 		if err != nil {
 			break
 		}
@@ -148,6 +140,40 @@ func (s *Slave) Run(ctx context.Context) error {
 	}
 	log.Info("slave stopped", "id", s.ID())
 	return nil
+}
+
+// metricsEndpoint is where a scraper reaches /metrics: the listener's
+// address, or the interface address when it listens on all addresses.
+func (s *Slave) metricsEndpoint() netip.AddrPort {
+	ap := addrPortOf(s.metricsLn.Addr())
+	if ap.Addr().IsUnspecified() {
+		return netip.AddrPortFrom(s.iface.Addr, ap.Port())
+	}
+	return ap
+}
+
+// publishTarget cleans up the target files of dead slaves and writes this
+// slave's, when the target directory exists. It returns the file written.
+func (s *Slave) publishTarget() string {
+	dir, log := s.opts.TargetDir, s.opts.Log
+	if st, err := os.Stat(dir); dir == "" || err != nil || !st.IsDir() {
+		log.Debug("no Prometheus target directory: metrics not published", "dir", dir)
+		return ""
+	}
+	removed, err := removeStaleTargetFiles(dir, 500*time.Millisecond)
+	for _, path := range removed {
+		log.Info("removed the target file of a dead slave", "path", path)
+	}
+	if err != nil {
+		log.Warning("stale target files not removed", "err", err)
+	}
+	path, err := writeTargetFile(dir, s.ID(), s.metricsEndpoint())
+	if err != nil {
+		log.Warning("metrics not published to Prometheus", "err", err)
+		return ""
+	}
+	log.Info("published metrics to Prometheus", "path", path)
+	return path
 }
 
 func (s *Slave) metricsHandler() http.Handler {
@@ -186,10 +212,10 @@ func (s *Slave) closeSockets() {
 
 func port(ln *net.TCPListener) uint16 { return uint16(ln.Addr().(*net.TCPAddr).Port) }
 
-func addrOf(a net.Addr) netip.Addr {
+func addrPortOf(a net.Addr) netip.AddrPort {
 	ap, err := netip.ParseAddrPort(a.String())
 	if err != nil {
-		return netip.Addr{}
+		return netip.AddrPort{}
 	}
-	return ap.Addr().Unmap()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }

@@ -50,7 +50,7 @@ func StartFakeSlave(t testing.TB, discoveryAddr string, maxLoad uint64, behaviou
 		}
 		cfg := discovery.Config{Target: target, FirstWait: 50 * time.Millisecond, MaxWait: 200 * time.Millisecond, ConfirmBurst: 3, Log: logger.Discard()}
 		port := func(i int) uint16 { return uint16(lns[i].Addr().(*net.TCPAddr).Port) }
-		_, err := discovery.Join(ctx, udp, cfg, packets.SlaveJoinRequest{}, func(token uint64) packets.Message {
+		_, err := discovery.Join(ctx, udp, cfg, false, func(token uint64) packets.Message {
 			return packets.SlaveJoinConfirm{Token: token, IP: netip.MustParseAddr("127.0.0.1"), LoadPort: port(0), TaskPort: port(1), ResultPort: port(2)}
 		})
 		if err != nil {

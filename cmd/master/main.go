@@ -32,6 +32,7 @@ func run(ctx context.Context) error {
 	fs.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often each slave's load is polled")
 	fs.DurationVar(&o.PollTimeout, "poll-timeout", o.PollTimeout, "a slave that leaves a poll unanswered this long is removed")
 	fs.DurationVar(&o.JoinTimeout, "join-timeout", o.JoinTimeout, "bound on a join, from ACK to the slave in the pool")
+	fs.DurationVar(&o.MonitorTimeout, "monitor-timeout", o.MonitorTimeout, "free the monitor slot when the monitor has asked nothing for this long")
 	fs.IntVar(&o.QueueLength, "queue-length", o.QueueLength, "most requests waiting for a slave with room")
 	fs.DurationVar(&o.QueueWait, "queue-wait", o.QueueWait, "how long a request waits for a slave with room before 503")
 	fs.DurationVar(&o.TaskTimeout, "task-timeout", o.TaskTimeout, "how long a dispatched task may take before 504")

@@ -29,6 +29,7 @@ func run(ctx context.Context) error {
 	fs.IntVar(&o.DiscoveryPort, "discovery-port", o.DiscoveryPort, "the master's UDP discovery port, for the broadcast")
 	fs.Uint64Var(&o.MaxLoad, "max-load", o.MaxLoad, "most committed load accepted (fibonacci n costs n, primes n costs n²)")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "address of /metrics; default: the interface address, any free port")
+	fs.StringVar(&o.TargetDir, "sd-dir", o.TargetDir, "directory where the slave publishes its /metrics endpoint for Prometheus file_sd (skipped when missing)")
 	fs.DurationVar(&o.LinkTimeout, "link-timeout", o.LinkTimeout, "how long to wait for the master to open the links after its ACK")
 	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
 	args, err := cli.Parse(fs, os.Args[1:])

@@ -11,9 +11,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/logger"
+	"github.com/lbproject/loadbalancer/common/netif"
 	"github.com/lbproject/loadbalancer/common/packets"
 )
 
@@ -37,13 +39,13 @@ type Master struct {
 	Token uint64         // to be presented on every link it opens
 }
 
-// Join sends request from conn until a master accepts, then sends
-// confirm(token) ConfirmBurst times to that master. It returns only on
-// acceptance or when ctx ends.
-func Join(ctx context.Context, conn *net.UDPConn, cfg Config, request packets.Message, confirm func(token uint64) packets.Message) (Master, error) {
+// Join sends a join request (a monitor's when monitor is set) from conn
+// until a master accepts, then sends confirm(token) ConfirmBurst times to
+// that master. It returns only on acceptance or when ctx ends.
+func Join(ctx context.Context, conn *net.UDPConn, cfg Config, monitor bool, confirm func(token uint64) packets.Message) (Master, error) {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
 	defer stop()
-	req := packets.Encode(request)
+	req := packets.Encode(packets.JoinRequest{Monitor: monitor})
 	wait := cfg.FirstWait
 	buf := make([]byte, 1500)
 	for attempt := 1; ; attempt++ {
@@ -55,7 +57,7 @@ func Join(ctx context.Context, conn *net.UDPConn, cfg Config, request packets.Me
 		} else {
 			cfg.Log.Debug("join request sent", "target", cfg.Target, "attempt", attempt)
 		}
-		m, from, err := awaitReply(ctx, conn, buf, time.Now().Add(jitter(wait)))
+		m, from, err := awaitReply(ctx, conn, buf, monitor, time.Now().Add(jitter(wait)))
 		switch {
 		case ctx.Err() != nil:
 			return Master{}, ctx.Err()
@@ -78,30 +80,49 @@ func Join(ctx context.Context, conn *net.UDPConn, cfg Config, request packets.Me
 
 var errNoReply = errors.New("no reply")
 
-// awaitReply reads datagrams until a join reply arrives or the deadline
-// passes. Anything else is dropped: strangers share the port.
-func awaitReply(ctx context.Context, conn *net.UDPConn, buf []byte, deadline time.Time) (packets.SlaveJoinReply, netip.AddrPort, error) {
+// awaitReply reads datagrams until a join reply of the right kind arrives or
+// the deadline passes. Anything else is dropped: strangers share the port.
+func awaitReply(ctx context.Context, conn *net.UDPConn, buf []byte, monitor bool, deadline time.Time) (packets.JoinReply, netip.AddrPort, error) {
 	if err := conn.SetReadDeadline(deadline); err != nil {
-		return packets.SlaveJoinReply{}, netip.AddrPort{}, err
+		return packets.JoinReply{}, netip.AddrPort{}, err
 	}
 	for ctx.Err() == nil {
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			return packets.SlaveJoinReply{}, netip.AddrPort{}, err
+			return packets.JoinReply{}, netip.AddrPort{}, err
 		}
 		m, err := packets.Decode(buf[:n])
 		if err != nil {
 			continue
 		}
-		if reply, ok := m.(packets.SlaveJoinReply); ok {
+		if reply, ok := m.(packets.JoinReply); ok && reply.Monitor == monitor {
 			return reply, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), nil
 		}
 	}
-	return packets.SlaveJoinReply{}, netip.AddrPort{}, errNoReply
+	return packets.JoinReply{}, netip.AddrPort{}, errNoReply
 }
 
 // jitter spreads d by ±20% so that slaves started together do not retry in
 // lockstep.
 func jitter(d time.Duration) time.Duration {
 	return d*8/10 + rand.N(d*4/10+1)
+}
+
+// Target is where to send join requests: master as HOST[:PORT] (port
+// defaulting to port) for a unicast join, or, when master is empty, the
+// broadcast address of ifc.
+func Target(master string, port int, ifc netif.Iface) (netip.AddrPort, error) {
+	if master == "" {
+		return netip.AddrPortFrom(ifc.Broadcast, uint16(port)), nil
+	}
+	addr := master
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, strconv.Itoa(port)) // HOST alone: the usual port
+	}
+	a, err := net.ResolveUDPAddr("udp4", addr)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("master address %q: %w", master, err)
+	}
+	ap := a.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }

@@ -69,19 +69,19 @@ func fakeMaster(conn *net.UDPConn, token uint64) <-chan masterLog {
 			}
 			var replies [][]byte
 			switch m := m.(type) {
-			case packets.SlaveJoinRequest:
+			case packets.JoinRequest:
 				if len(log.confirms) > 0 {
 					log.err = errors.New("join request after a confirm")
 					return
 				}
 				log.requests++
 				if log.requests == 1 {
-					replies = append(replies, packets.Encode(packets.SlaveJoinReply{Reason: "not now"}))
+					replies = append(replies, packets.Encode(packets.JoinReply{Reason: "not now"}))
 				} else {
 					replies = append(replies,
 						[]byte("junk that is not a frame"),
 						packets.Encode(packets.TaskAck{ID: 1}), // a frame, but not a reply
-						packets.Encode(packets.SlaveJoinReply{Accepted: true, Token: token}))
+						packets.Encode(packets.JoinReply{Accepted: true, Token: token}))
 				}
 			case packets.SlaveJoinConfirm:
 				log.confirms = append(log.confirms, m)
@@ -123,7 +123,7 @@ func TestJoinAfterNak(t *testing.T) {
 				confirmedToken = append(confirmedToken, tok)
 				return confirmFor(tok)
 			}
-			got, err := discovery.Join(ctx, slave, cfg, packets.SlaveJoinRequest{}, confirm)
+			got, err := discovery.Join(ctx, slave, cfg, false, confirm)
 			if err != nil {
 				t.Fatalf("Join: %v", err)
 			}
@@ -217,13 +217,13 @@ func TestJoinCancelled(t *testing.T) {
 			}
 			done := make(chan result, 1)
 			go func() {
-				m, err := discovery.Join(ctx, slave, cfg, packets.SlaveJoinRequest{}, confirmFor)
+				m, err := discovery.Join(ctx, slave, cfg, false, confirmFor)
 				done <- result{m, err, time.Now()}
 			}()
 
 			for i := 0; i < tc.waitRequests; i++ {
 				b := <-requests
-				if m, err := packets.Decode(b); err != nil || m != (packets.SlaveJoinRequest{}) {
+				if m, err := packets.Decode(b); err != nil || m != (packets.JoinRequest{}) {
 					t.Fatalf("master received %x (%v), want a join request", b, err)
 				}
 			}
@@ -275,7 +275,7 @@ func TestJoinNoListener(t *testing.T) {
 	defer cancel()
 	cfg := discovery.Config{Target: target, FirstWait: 10 * time.Millisecond, MaxWait: 40 * time.Millisecond, ConfirmBurst: 10, Log: logger.Discard()}
 	start := time.Now()
-	_, err := discovery.Join(ctx, slave, cfg, packets.SlaveJoinRequest{}, confirmFor)
+	_, err := discovery.Join(ctx, slave, cfg, false, confirmFor)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Join error = %v, want %v", err, context.DeadlineExceeded)
 	}

@@ -58,12 +58,18 @@ func DecodePayload(t Type, p []byte) (Message, error) {
 	r := reader{b: p}
 	var m Message
 	switch t {
-	case TypeSlaveJoinRequest:
-		m = SlaveJoinRequest{}
-	case TypeSlaveJoinReply:
-		m = SlaveJoinReply{Accepted: r.bool(), Token: r.u64(), Reason: r.str8()}
+	case TypeSlaveJoinRequest, TypeMonitorJoinRequest:
+		m = JoinRequest{Monitor: t == TypeMonitorJoinRequest}
+	case TypeSlaveJoinReply, TypeMonitorJoinReply:
+		m = JoinReply{Monitor: t == TypeMonitorJoinReply, Accepted: r.bool(), Token: r.u64(), Reason: r.str8()}
 	case TypeSlaveJoinConfirm:
-		m = SlaveJoinConfirm{Token: r.u64(), IP: r.addr(), LoadPort: r.u16(), TaskPort: r.u16(), ResultPort: r.u16()}
+		m = SlaveJoinConfirm{Token: r.u64(), IP: r.addr(), LoadPort: r.u16(), TaskPort: r.u16(), ResultPort: r.u16(), MetricsPort: r.u16()}
+	case TypeMonitorJoinConfirm:
+		m = MonitorJoinConfirm{Token: r.u64(), IP: r.addr(), Port: r.u16()}
+	case TypeSlaveListRequest:
+		m = SlaveListRequest{Seq: r.u32()}
+	case TypeSlaveList:
+		m = SlaveList{Seq: r.u32(), Slaves: r.slaveEntries()}
 	case TypeLinkHello:
 		m = LinkHello{Token: r.u64(), Link: r.link(), PollIntervalMillis: r.u32()}
 	case TypeLoadRequest:
@@ -90,9 +96,9 @@ func DecodePayload(t Type, p []byte) (Message, error) {
 	return m, nil
 }
 
-func (SlaveJoinRequest) appendPayload(b []byte) []byte { return b }
+func (JoinRequest) appendPayload(b []byte) []byte { return b }
 
-func (m SlaveJoinReply) appendPayload(b []byte) []byte {
+func (m JoinReply) appendPayload(b []byte) []byte {
 	b = appendBool(b, m.Accepted)
 	b = binary.BigEndian.AppendUint64(b, m.Token)
 	return appendStr8(b, m.Reason)
@@ -100,12 +106,40 @@ func (m SlaveJoinReply) appendPayload(b []byte) []byte {
 
 func (m SlaveJoinConfirm) appendPayload(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, m.Token)
-	ip := m.IP.AsSlice()
-	b = append(b, byte(len(ip)))
-	b = append(b, ip...)
+	b = appendAddr(b, m.IP)
 	b = binary.BigEndian.AppendUint16(b, m.LoadPort)
 	b = binary.BigEndian.AppendUint16(b, m.TaskPort)
-	return binary.BigEndian.AppendUint16(b, m.ResultPort)
+	b = binary.BigEndian.AppendUint16(b, m.ResultPort)
+	return binary.BigEndian.AppendUint16(b, m.MetricsPort)
+}
+
+func (m MonitorJoinConfirm) appendPayload(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, m.Token)
+	b = appendAddr(b, m.IP)
+	return binary.BigEndian.AppendUint16(b, m.Port)
+}
+
+func (m SlaveListRequest) appendPayload(b []byte) []byte {
+	return binary.BigEndian.AppendUint32(b, m.Seq)
+}
+
+// appendPayload writes at most MaxSlaveList entries.
+func (m SlaveList) appendPayload(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, m.Seq)
+	slaves := m.Slaves[:min(len(m.Slaves), MaxSlaveList)]
+	b = binary.BigEndian.AppendUint16(b, uint16(len(slaves)))
+	for _, s := range slaves {
+		b = appendAddr(b, s.IP)
+		b = binary.BigEndian.AppendUint16(b, s.ID)
+		b = binary.BigEndian.AppendUint16(b, s.MetricsPort)
+	}
+	return b
+}
+
+func appendAddr(b []byte, a netip.Addr) []byte {
+	ip := a.AsSlice()
+	b = append(b, byte(len(ip)))
+	return append(b, ip...)
 }
 
 func (m LinkHello) appendPayload(b []byte) []byte {
@@ -264,9 +298,27 @@ func (r *reader) addr() netip.Addr {
 	return a
 }
 
+// slaveEntries reads a u16 count of entries. Each takes at least 9 bytes,
+// so a count the payload cannot hold is refused before allocating.
+func (r *reader) slaveEntries() []SlaveEntry {
+	n := int(r.u16())
+	if r.err != nil || n == 0 {
+		return nil
+	}
+	if n*9 > len(r.b) {
+		r.fail("%d slave entries in %d bytes", n, len(r.b))
+		return nil
+	}
+	out := make([]SlaveEntry, n)
+	for i := range out {
+		out[i] = SlaveEntry{IP: r.addr(), ID: r.u16(), MetricsPort: r.u16()}
+	}
+	return out
+}
+
 func (r *reader) link() Link {
 	l := Link(r.u8())
-	if r.err == nil && (l < LinkLoad || l > LinkResult) {
+	if r.err == nil && (l < LinkLoad || l > LinkMonitor) {
 		r.fail("unknown link %d", l)
 	}
 	return l

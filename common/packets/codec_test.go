@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -37,7 +39,7 @@ func f64(v float64) []byte { return u64(math.Float64bits(v)) }
 // sameMessage reports whether a and b are equal values with bit-identical
 // encodings (so -0.0 is not confused with +0.0).
 func sameMessage(a, b packets.Message) bool {
-	return a == b && bytes.Equal(packets.Encode(a), packets.Encode(b))
+	return reflect.DeepEqual(a, b) && bytes.Equal(packets.Encode(a), packets.Encode(b))
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -100,7 +102,7 @@ func TestAppendKeepsPrefix(t *testing.T) {
 func TestDecodeDoesNotAlias(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []namedMessage{
-		{"reply", packets.SlaveJoinReply{Reason: "busy"}},
+		{"reply", packets.JoinReply{Reason: "busy"}},
 		{"nak", packets.TaskNak{ID: 1, Reason: "too big"}},
 		{"result", packets.TaskResult{ID: 1, OK: true, Body: "12345"}},
 	} {
@@ -130,7 +132,7 @@ func TestStr8Truncation(t *testing.T) {
 		s := long[:n]
 		want := s[:min(n, 255)]
 		for _, m := range []packets.Message{
-			packets.SlaveJoinReply{Token: 5, Reason: s},
+			packets.JoinReply{Token: 5, Reason: s},
 			packets.TaskNak{ID: 5, Reason: s},
 		} {
 			b := packets.Encode(m)
@@ -143,7 +145,7 @@ func TestStr8Truncation(t *testing.T) {
 			}
 			var reason string
 			switch g := got.(type) {
-			case packets.SlaveJoinReply:
+			case packets.JoinReply:
 				reason = g.Reason
 			case packets.TaskNak:
 				reason = g.Reason
@@ -156,7 +158,7 @@ func TestStr8Truncation(t *testing.T) {
 }
 
 func boolLen(m packets.Message) int {
-	if _, ok := m.(packets.SlaveJoinReply); ok {
+	if _, ok := m.(packets.JoinReply); ok {
 		return 1
 	}
 	return 0
@@ -192,7 +194,7 @@ func TestSlaveJoinConfirmAddressEdges(t *testing.T) {
 func TestTypeAndLinkStrings(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
-	for typ := packets.TypeSlaveJoinRequest; typ <= packets.TypeTaskResult; typ++ {
+	for typ := packets.TypeSlaveJoinRequest; typ <= packets.LastType; typ++ {
 		s := typ.String()
 		if strings.HasPrefix(s, "Type(") || seen[s] {
 			t.Errorf("Type(%d).String() = %q", uint8(typ), s)
@@ -204,12 +206,13 @@ func TestTypeAndLinkStrings(t *testing.T) {
 		want string
 	}{
 		{packets.Type(0).String(), "Type(0)"},
-		{packets.Type(11).String(), "Type(11)"},
+		{packets.Type(packets.LastType + 1).String(), fmt.Sprintf("Type(%d)", packets.LastType+1)},
 		{packets.LinkLoad.String(), "load"},
 		{packets.LinkTask.String(), "task"},
 		{packets.LinkResult.String(), "result"},
+		{packets.LinkMonitor.String(), "monitor"},
 		{packets.Link(0).String(), "Link(0)"},
-		{packets.Link(4).String(), "Link(4)"},
+		{packets.Link(5).String(), "Link(5)"},
 	} {
 		if tc.s != tc.want {
 			t.Errorf("got %q, want %q", tc.s, tc.want)
@@ -230,7 +233,7 @@ func malformedFrames() []struct {
 } {
 	v := byte(packets.Version)
 	ip4 := []byte{4, 10, 0, 0, 1}
-	ports := cat(u16(1), u16(2), u16(3))
+	ports := cat(u16(1), u16(2), u16(3), u16(4))
 	report := func(load, factor float64) []byte {
 		return frame(v, packets.TypeLoadReport, cat(u32(1), f64(load), f64(factor), u64(1), u64(2), u32(3)))
 	}
@@ -272,7 +275,15 @@ func malformedFrames() []struct {
 		{"confirm ports missing", frame(v, packets.TypeSlaveJoinConfirm, cat(u64(1), ip4, u16(1)))},
 		{"confirm trailing byte", frame(v, packets.TypeSlaveJoinConfirm, cat(u64(1), ip4, ports, []byte{0}))},
 		{"hello link 0", frame(v, packets.TypeLinkHello, cat(u64(1), []byte{0}, u32(100)))},
-		{"hello link 4", frame(v, packets.TypeLinkHello, cat(u64(1), []byte{4}, u32(100)))},
+		{"hello link 5", frame(v, packets.TypeLinkHello, cat(u64(1), []byte{5}, u32(100)))},
+		{"monitor confirm ip length 3", frame(v, packets.TypeMonitorJoinConfirm, cat(u64(1), []byte{3, 1, 2, 3}, u16(1)))},
+		{"monitor confirm port missing", frame(v, packets.TypeMonitorJoinConfirm, cat(u64(1), ip4))},
+		{"monitor request with a payload byte", frame(v, packets.TypeMonitorJoinRequest, []byte{0})},
+		{"slave list count beyond payload", frame(v, packets.TypeSlaveList, cat(u32(1), u16(65535), ip4, u16(1), u16(2)))},
+		{"slave list entry cut", frame(v, packets.TypeSlaveList, cat(u32(1), u16(1), ip4, u16(1)))},
+		{"slave list trailing byte", frame(v, packets.TypeSlaveList, cat(u32(1), u16(1), ip4, u16(1), u16(2), []byte{0}))},
+		{"slave list bad ip length", frame(v, packets.TypeSlaveList, cat(u32(1), u16(1), []byte{7}, make([]byte, 11)))},
+		{"slave list request short", frame(v, packets.TypeSlaveListRequest, u16(1))},
 		{"hello link 255", frame(v, packets.TypeLinkHello, cat(u64(1), []byte{255}, u32(100)))},
 		{"hello truncated after link", frame(v, packets.TypeLinkHello, cat(u64(1), []byte{1}))},
 		{"result str32 longer than rest", frame(v, packets.TypeTaskResult, cat(u64(1), []byte{1}, u32(10), []byte("short")))},
@@ -369,7 +380,7 @@ func TestDecodeEveryTruncationAndExtension(t *testing.T) {
 
 func TestDecodePayloadUnknownType(t *testing.T) {
 	t.Parallel()
-	for _, typ := range []packets.Type{0, 11, 12, 128, 255} {
+	for _, typ := range []packets.Type{0, packets.LastType + 1, 128, 255} {
 		if m, err := packets.DecodePayload(typ, nil); !errors.Is(err, packets.ErrMalformed) {
 			t.Errorf("DecodePayload(%d) = %#v, %v; want ErrMalformed", uint8(typ), m, err)
 		}

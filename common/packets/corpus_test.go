@@ -25,18 +25,31 @@ var reason255 = strings.Repeat("r", 255)
 // survive Encode → Decode unchanged.
 func corpus() []namedMessage {
 	return []namedMessage{
-		{"SlaveJoinRequest", packets.SlaveJoinRequest{}},
+		{"SlaveJoinRequest", packets.JoinRequest{}},
+		{"MonitorJoinRequest", packets.JoinRequest{Monitor: true}},
+		{"MonitorJoinReply/ack", packets.JoinReply{Monitor: true, Accepted: true, Token: 99}},
+		{"MonitorJoinReply/nak", packets.JoinReply{Monitor: true, Reason: "a monitor is already connected"}},
+		{"MonitorJoinConfirm/ipv4", packets.MonitorJoinConfirm{Token: 3, IP: netip.MustParseAddr("10.0.0.9"), Port: 41000}},
+		{"MonitorJoinConfirm/ipv6 max", packets.MonitorJoinConfirm{Token: math.MaxUint64, IP: netip.IPv6Loopback(), Port: math.MaxUint16}},
+		{"SlaveListRequest/max", packets.SlaveListRequest{Seq: math.MaxUint32}},
+		{"SlaveList/empty", packets.SlaveList{Seq: 1}},
+		{"SlaveList/three", packets.SlaveList{Seq: 2, Slaves: []packets.SlaveEntry{
+			{IP: netip.MustParseAddr("10.0.0.2"), ID: 40711, MetricsPort: 39001},
+			{IP: netip.MustParseAddr("10.0.0.2"), ID: 40712},
+			{IP: netip.IPv6Loopback(), ID: math.MaxUint16, MetricsPort: math.MaxUint16},
+		}}},
+		{"SlaveList/1000 slaves", packets.SlaveList{Seq: 3, Slaves: manySlaves(1000)}},
 
-		{"SlaveJoinReply/zero", packets.SlaveJoinReply{}},
-		{"SlaveJoinReply/ack max token", packets.SlaveJoinReply{Accepted: true, Token: math.MaxUint64}},
-		{"SlaveJoinReply/nak 255-byte reason", packets.SlaveJoinReply{Reason: reason255}},
-		{"SlaveJoinReply/nak utf8 and nul", packets.SlaveJoinReply{Token: 1, Reason: "trop chargé\x00 ▶ \"x\""}},
+		{"SlaveJoinReply/zero", packets.JoinReply{}},
+		{"SlaveJoinReply/ack max token", packets.JoinReply{Accepted: true, Token: math.MaxUint64}},
+		{"SlaveJoinReply/nak 255-byte reason", packets.JoinReply{Reason: reason255}},
+		{"SlaveJoinReply/nak utf8 and nul", packets.JoinReply{Token: 1, Reason: "trop chargé\x00 ▶ \"x\""}},
 
 		{"SlaveJoinConfirm/ipv4 zero ports", packets.SlaveJoinConfirm{IP: netip.MustParseAddr("127.0.0.1")}},
 		{"SlaveJoinConfirm/ipv4 unspecified", packets.SlaveJoinConfirm{IP: netip.IPv4Unspecified()}},
 		{"SlaveJoinConfirm/ipv4 max", packets.SlaveJoinConfirm{
 			Token: math.MaxUint64, IP: netip.MustParseAddr("255.255.255.255"),
-			LoadPort: math.MaxUint16, TaskPort: math.MaxUint16, ResultPort: math.MaxUint16,
+			LoadPort: math.MaxUint16, TaskPort: math.MaxUint16, ResultPort: math.MaxUint16, MetricsPort: math.MaxUint16,
 		}},
 		{"SlaveJoinConfirm/ipv6 loopback", packets.SlaveJoinConfirm{Token: 7, IP: netip.IPv6Loopback(), LoadPort: 1, TaskPort: 2, ResultPort: 3}},
 		{"SlaveJoinConfirm/ipv6 unspecified", packets.SlaveJoinConfirm{IP: netip.IPv6Unspecified()}},
@@ -49,6 +62,7 @@ func corpus() []namedMessage {
 		{"LinkHello/zero token load", packets.LinkHello{Link: packets.LinkLoad}},
 		{"LinkHello/task", packets.LinkHello{Token: 42, Link: packets.LinkTask, PollIntervalMillis: 250}},
 		{"LinkHello/result max", packets.LinkHello{Token: math.MaxUint64, Link: packets.LinkResult, PollIntervalMillis: math.MaxUint32}},
+		{"LinkHello/monitor", packets.LinkHello{Token: 5, Link: packets.LinkMonitor, PollIntervalMillis: 1000}},
 
 		{"LoadRequest/zero", packets.LoadRequest{}},
 		{"LoadRequest/max", packets.LoadRequest{Seq: math.MaxUint32}},
@@ -87,6 +101,15 @@ func smallCorpus(limit int) []namedMessage {
 		if len(packets.Encode(c.m)) <= limit {
 			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// manySlaves returns n distinct slave entries.
+func manySlaves(n int) []packets.SlaveEntry {
+	out := make([]packets.SlaveEntry, n)
+	for i := range out {
+		out[i] = packets.SlaveEntry{IP: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), ID: uint16(30000 + i), MetricsPort: uint16(40000 + i)}
 	}
 	return out
 }

@@ -19,20 +19,27 @@
 //
 // Message types (values are fixed forever; new ones are only appended):
 //
-//	1  SlaveJoinRequest   UDP slave→master   (empty)
-//	2  SlaveJoinReply     UDP master→slave   accepted u8, token u64, reason str8
-//	3  SlaveJoinConfirm   UDP slave→master   token u64, ip, load u16, task u16, result u16
-//	4  LinkHello          TCP master→slave   token u64, link u8, poll interval ms u32
+//	1  SlaveJoinRequest   UDP slave→master   (empty)                          Go type JoinRequest
+//	2  SlaveJoinReply     UDP master→slave   accepted u8, token u64, reason str8 Go type JoinReply
+//	3  SlaveJoinConfirm   UDP slave→master   token u64, ip, load u16, task u16, result u16, metrics u16
+//	4  LinkHello          TCP master→node    token u64, link u8 (1 load, 2 task, 3 result, 4 monitor), poll interval ms u32
 //	5  LoadRequest        TCP master→slave   seq u32
 //	6  LoadReport         TCP slave→master   seq u32, load f64, factor f64, committed u64, max u64, tasks u32
 //	7  TaskRequest        TCP master→slave   id u64, task u8, n u64
 //	8  TaskAck            TCP slave→master   id u64
 //	9  TaskNak            TCP slave→master   id u64, reason str8
 //	10 TaskResult         TCP slave→master   id u64, ok u8, body str32
+//	11 MonitorJoinRequest UDP monitor→master (empty)                          Go type JoinRequest{Monitor: true}
+//	12 MonitorJoinReply   UDP master→monitor as SlaveJoinReply                Go type JoinReply{Monitor: true}
+//	13 MonitorJoinConfirm UDP monitor→master token u64, ip, port u16
+//	14 SlaveListRequest   TCP monitor→master seq u32
+//	15 SlaveList          TCP master→monitor seq u32, count u16, count × (ip, id u16, metrics port u16)
 //
 // The handshake: a slave broadcasts SlaveJoinRequest; the master answers
 // SlaveJoinReply (an ACK carries a fresh random token, a NAK a reason); the
 // slave sends ten SlaveJoinConfirm (best effort over UDP) with its three TCP
 // ports; the master dials each port and opens it with LinkHello carrying the
 // token, so only the master that acknowledged the slave can take its links.
+// The monitor joins the same way with its own types and one link, on which
+// it asks for the slave list.
 package packets

@@ -32,7 +32,16 @@ const (
 	TypeTaskAck          Type = 8
 	TypeTaskNak          Type = 9
 	TypeTaskResult       Type = 10
+	// 11-15: the monitor's handshake and its one link.
+	TypeMonitorJoinRequest Type = 11
+	TypeMonitorJoinReply   Type = 12
+	TypeMonitorJoinConfirm Type = 13
+	TypeSlaveListRequest   Type = 14
+	TypeSlaveList          Type = 15
 )
+
+// LastType is the highest type value in use.
+const LastType = TypeSlaveList
 
 func (t Type) String() string {
 	switch t {
@@ -56,6 +65,16 @@ func (t Type) String() string {
 		return "TaskNak"
 	case TypeTaskResult:
 		return "TaskResult"
+	case TypeMonitorJoinRequest:
+		return "MonitorJoinRequest"
+	case TypeMonitorJoinReply:
+		return "MonitorJoinReply"
+	case TypeMonitorJoinConfirm:
+		return "MonitorJoinConfirm"
+	case TypeSlaveListRequest:
+		return "SlaveListRequest"
+	case TypeSlaveList:
+		return "SlaveList"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -64,9 +83,10 @@ func (t Type) String() string {
 type Link uint8
 
 const (
-	LinkLoad   Link = 1 // master polls load, slave reports
-	LinkTask   Link = 2 // master sends task requests
-	LinkResult Link = 3 // slave sends ACK/NAK and results
+	LinkLoad    Link = 1 // master polls load, slave reports
+	LinkTask    Link = 2 // master sends task requests
+	LinkResult  Link = 3 // slave sends ACK/NAK and results
+	LinkMonitor Link = 4 // monitor asks for the slave list, master answers
 )
 
 func (l Link) String() string {
@@ -77,6 +97,8 @@ func (l Link) String() string {
 		return "task"
 	case LinkResult:
 		return "result"
+	case LinkMonitor:
+		return "monitor"
 	}
 	return fmt.Sprintf("Link(%d)", uint8(l))
 }
@@ -87,26 +109,61 @@ type Message interface {
 	appendPayload(b []byte) []byte
 }
 
-// SlaveJoinRequest is broadcast by a slave looking for a master. Its UDP
-// source port is the slave's ID.
-type SlaveJoinRequest struct{}
+// JoinRequest is broadcast by a slave (or monitor) looking for a master.
+// Its UDP source port is the sender's ID. Slaves and monitors use distinct
+// types on the wire, so the master tells them apart by type.
+type JoinRequest struct {
+	Monitor bool
+}
 
-// SlaveJoinReply is the master's ACK (Accepted, with a token) or NAK (with a
-// reason) to a join request.
-type SlaveJoinReply struct {
+// JoinReply is the master's ACK (Accepted, with a token) or NAK (with a
+// reason) to a join request, typed like the request it answers.
+type JoinReply struct {
+	Monitor  bool
 	Accepted bool
 	Token    uint64
 	Reason   string
 }
 
-// SlaveJoinConfirm is the slave's answer to an ACK: where to dial its links.
+// SlaveJoinConfirm is the slave's answer to an ACK: where to dial its links,
+// and where its metrics are served.
 type SlaveJoinConfirm struct {
-	Token      uint64
-	IP         netip.Addr
-	LoadPort   uint16
-	TaskPort   uint16
-	ResultPort uint16
+	Token       uint64
+	IP          netip.Addr
+	LoadPort    uint16
+	TaskPort    uint16
+	ResultPort  uint16
+	MetricsPort uint16
 }
+
+// MonitorJoinConfirm is the monitor's answer to an ACK: where to dial its
+// link.
+type MonitorJoinConfirm struct {
+	Token uint64
+	IP    netip.Addr
+	Port  uint16
+}
+
+// SlaveListRequest asks the master for the slaves in its pool.
+type SlaveListRequest struct {
+	Seq uint32
+}
+
+// SlaveList answers a SlaveListRequest, in pool order.
+type SlaveList struct {
+	Seq    uint32
+	Slaves []SlaveEntry
+}
+
+// SlaveEntry is one slave in a SlaveList.
+type SlaveEntry struct {
+	IP          netip.Addr
+	ID          uint16
+	MetricsPort uint16
+}
+
+// MaxSlaveList caps the entries of a SlaveList (u16 count on the wire).
+const MaxSlaveList = 1<<16 - 1
 
 // LinkHello opens every TCP link the master dials.
 type LinkHello struct {
@@ -162,13 +219,28 @@ type TaskResult struct {
 	Body string
 }
 
-func (SlaveJoinRequest) Type() Type { return TypeSlaveJoinRequest }
-func (SlaveJoinReply) Type() Type   { return TypeSlaveJoinReply }
-func (SlaveJoinConfirm) Type() Type { return TypeSlaveJoinConfirm }
-func (LinkHello) Type() Type        { return TypeLinkHello }
-func (LoadRequest) Type() Type      { return TypeLoadRequest }
-func (LoadReport) Type() Type       { return TypeLoadReport }
-func (TaskRequest) Type() Type      { return TypeTaskRequest }
-func (TaskAck) Type() Type          { return TypeTaskAck }
-func (TaskNak) Type() Type          { return TypeTaskNak }
-func (TaskResult) Type() Type       { return TypeTaskResult }
+func (m JoinRequest) Type() Type {
+	if m.Monitor {
+		return TypeMonitorJoinRequest
+	}
+	return TypeSlaveJoinRequest
+}
+
+func (m JoinReply) Type() Type {
+	if m.Monitor {
+		return TypeMonitorJoinReply
+	}
+	return TypeSlaveJoinReply
+}
+
+func (SlaveJoinConfirm) Type() Type   { return TypeSlaveJoinConfirm }
+func (MonitorJoinConfirm) Type() Type { return TypeMonitorJoinConfirm }
+func (SlaveListRequest) Type() Type   { return TypeSlaveListRequest }
+func (SlaveList) Type() Type          { return TypeSlaveList }
+func (LinkHello) Type() Type          { return TypeLinkHello }
+func (LoadRequest) Type() Type        { return TypeLoadRequest }
+func (LoadReport) Type() Type         { return TypeLoadReport }
+func (TaskRequest) Type() Type        { return TypeTaskRequest }
+func (TaskAck) Type() Type            { return TypeTaskAck }
+func (TaskNak) Type() Type            { return TypeTaskNak }
+func (TaskResult) Type() Type         { return TypeTaskResult }

@@ -1,13 +1,14 @@
-package slave
+package discovery_test
 
 import (
 	"net/netip"
 	"testing"
 
+	"github.com/lbproject/loadbalancer/common/discovery"
 	"github.com/lbproject/loadbalancer/common/netif"
 )
 
-func TestMasterTarget(t *testing.T) {
+func TestTarget(t *testing.T) {
 	t.Parallel()
 	ifc := netif.Iface{Name: "eth9", Addr: netip.MustParseAddr("10.0.0.7"), Broadcast: netip.MustParseAddr("10.0.0.255")}
 	tests := []struct {
@@ -22,14 +23,12 @@ func TestMasterTarget(t *testing.T) {
 		{"[::1]:3000", ""}, // IPv4 only
 	}
 	for _, tt := range tests {
-		o := NewOptions()
-		o.Master = tt.master
-		got, err := masterTarget(o, ifc)
+		got, err := discovery.Target(tt.master, 3000, ifc)
 		switch {
 		case tt.want == "" && err == nil:
-			t.Errorf("masterTarget(%q) = %s, want an error", tt.master, got)
+			t.Errorf("Target(%q) = %s, want an error", tt.master, got)
 		case tt.want != "" && (err != nil || got.String() != tt.want):
-			t.Errorf("masterTarget(%q) = %s, %v; want %s", tt.master, got, err, tt.want)
+			t.Errorf("Target(%q) = %s, %v; want %s", tt.master, got, err, tt.want)
 		}
 	}
 }
