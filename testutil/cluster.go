@@ -60,7 +60,8 @@ func (n *Node) Stop() {
 	})
 }
 
-func run(t testing.TB, f func(context.Context) error) *Node {
+// Run runs a daemon's Run function until the test ends.
+func Run(t testing.TB, f func(context.Context) error) *Node {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -80,7 +81,7 @@ func StartMaster(t testing.TB, o master.Options) (*master.Master, *Node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, run(t, m.Run)
+	return m, Run(t, m.Run)
 }
 
 // SlaveOptions are defaults for a slave on loopback that joins the master
@@ -104,7 +105,7 @@ func StartSlave(t testing.TB, o slave.Options) (*slave.Slave, *Node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, run(t, s.Run)
+	return s, Run(t, s.Run)
 }
 
 // WaitFor polls cond until it holds or the timeout passes.

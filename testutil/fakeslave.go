@@ -29,13 +29,21 @@ const (
 // the master keeps to the wire format.
 func StartFakeSlave(t testing.TB, discoveryAddr string, maxLoad uint64, behaviour FakeBehaviour) *Node {
 	t.Helper()
-	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return StartFakeSlaveAt(t, "127.0.0.1", discoveryAddr, maxLoad, behaviour)
+}
+
+// StartFakeSlaveAt is StartFakeSlave on another loopback address, such as
+// 127.0.0.2, so that one process can play slaves on several hosts.
+func StartFakeSlaveAt(t testing.TB, ip, discoveryAddr string, maxLoad uint64, behaviour FakeBehaviour) *Node {
+	t.Helper()
+	addr := netip.MustParseAddr(ip)
+	udp, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var lns [3]*net.TCPListener
 	for i := range lns {
-		if lns[i], err = net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+		if lns[i], err = net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -43,7 +51,7 @@ func StartFakeSlave(t testing.TB, discoveryAddr string, maxLoad uint64, behaviou
 	if err != nil {
 		t.Fatal(err)
 	}
-	return run(t, func(ctx context.Context) error {
+	return Run(t, func(ctx context.Context) error {
 		defer udp.Close()
 		for _, ln := range lns {
 			defer ln.Close()
@@ -51,7 +59,7 @@ func StartFakeSlave(t testing.TB, discoveryAddr string, maxLoad uint64, behaviou
 		cfg := discovery.Config{Target: target, FirstWait: 50 * time.Millisecond, MaxWait: 200 * time.Millisecond, ConfirmBurst: 3, Log: logger.Discard()}
 		port := func(i int) uint16 { return uint16(lns[i].Addr().(*net.TCPAddr).Port) }
 		_, err := discovery.Join(ctx, udp, cfg, false, func(token uint64) packets.Message {
-			return packets.SlaveJoinConfirm{Token: token, IP: netip.MustParseAddr("127.0.0.1"), LoadPort: port(0), TaskPort: port(1), ResultPort: port(2)}
+			return packets.SlaveJoinConfirm{Token: token, IP: addr, LoadPort: port(0), TaskPort: port(1), ResultPort: port(2), MetricsPort: 9}
 		})
 		if err != nil {
 			return nil // stopped before joining

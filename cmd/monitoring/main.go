@@ -1,13 +1,62 @@
-// Command monitoring will keep Grafana in step with the slave pool; it is
-// not implemented yet.
+// Command monitoring keeps Grafana in step with the master's slave pool:
+// ./monitoring <grafana-key>.
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"strings"
+
+	"github.com/lbproject/loadbalancer/common/cli"
+	"github.com/lbproject/loadbalancer/common/logger"
+	monitor "github.com/lbproject/loadbalancer/monitoring_src"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "monitoring: not yet implemented")
-	os.Exit(1)
+	cli.Run("monitoring", run)
+}
+
+func run(ctx context.Context) error {
+	o := monitor.NewOptions()
+	fs := flag.NewFlagSet("monitoring", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: monitoring [flags] <grafana-key>\n\n"+
+			"grafana-key: a service-account token (sent as a Bearer token), or user:password (basic auth);\n"+
+			"it may instead come from the environment variable GRAFANA_KEY, which keeps it out of process lists.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.Grafana.URL, "grafana", o.Grafana.URL, "Grafana's URL")
+	fs.IntVar(&o.Grafana.PrometheusPort, "prometheus-port", o.Grafana.PrometheusPort, "port of Prometheus on every slave host")
+	fs.StringVar(&o.Grafana.DashboardUID, "dashboard-uid", o.Grafana.DashboardUID, "uid of the dashboard the monitor owns")
+	fs.DurationVar(&o.Interval, "interval", o.Interval, "how often to ask the master for the slaves (at most 30s)")
+	fs.StringVar(&o.Iface, "iface", o.Iface, "interface to use (e.g. lo); default: first up non-loopback IPv4 interface with broadcast")
+	fs.StringVar(&o.Master, "master", o.Master, "HOST[:PORT] of the master (PORT defaults to -discovery-port): join by unicast instead of broadcast")
+	fs.IntVar(&o.DiscoveryPort, "discovery-port", o.DiscoveryPort, "the master's UDP discovery port, for the broadcast")
+	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
+	args, err := cli.Parse(fs, os.Args[1:])
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(args) == 1:
+		o.Grafana.Key = args[0]
+	case len(args) == 0 && os.Getenv("GRAFANA_KEY") != "":
+		o.Grafana.Key = os.Getenv("GRAFANA_KEY")
+	case len(args) == 0:
+		fs.Usage()
+		return errors.New("missing the Grafana key (argument or GRAFANA_KEY)")
+	default:
+		return fmt.Errorf("one Grafana key at most, got %d arguments", len(args))
+	}
+	if o.Log, err = logger.New("monitoring", os.Stderr, *level); err != nil {
+		return err
+	}
+	m, err := monitor.New(o)
+	if err != nil {
+		return err
+	}
+	return m.Run(ctx)
 }

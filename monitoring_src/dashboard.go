@@ -1,0 +1,200 @@
+package monitor
+
+import (
+	"encoding/json"
+	"net/netip"
+)
+
+// The dashboard is built from the structs below and marshalled to JSON; the
+// model is the one Grafana 10+ saves (schemaVersion 39, "timeseries" panels,
+// datasources referenced by {type, uid}).
+
+const (
+	dashboardTitle  = "Plug-and-play load balancer"
+	schemaVersion   = 39
+	panelWidth      = 12
+	panelHeight     = 8
+	rowHeight       = 1
+	gridWidth       = 24
+	cpuExpr         = `100 * (1 - avg(rate(node_cpu_seconds_total{mode="idle"}[1m])))`
+	requestedExpr   = `rate(tasks_requested[1m])`
+	completedExpr   = `rate(tasks_completed[1m])`
+	loadExpr        = `current_load`
+	noHostsMarkdown = "No slave hosts are known yet. Panels appear here once the master reports slaves."
+)
+
+// dashboardHost is one host's section: its IP and the uid of its
+// Prometheus datasource.
+type dashboardHost struct {
+	IP            netip.Addr
+	DatasourceUID string
+}
+
+type dashboardModel struct {
+	ID            *int64      `json:"id"` // null: Grafana finds the dashboard by uid
+	UID           string      `json:"uid"`
+	Title         string      `json:"title"`
+	Description   string      `json:"description"`
+	Tags          []string    `json:"tags"`
+	Timezone      string      `json:"timezone"`
+	Editable      bool        `json:"editable"`
+	GraphTooltip  int         `json:"graphTooltip"` // 1: shared crosshair
+	SchemaVersion int         `json:"schemaVersion"`
+	Time          timeRange   `json:"time"`
+	Refresh       string      `json:"refresh"`
+	Panels        []panel     `json:"panels"`
+	Templating    emptyList   `json:"templating"`
+	Annotations   emptyList   `json:"annotations"`
+	Links         []struct{}  `json:"links"`
+	FiscalYear    int         `json:"fiscalYearStartMonth"`
+	LiveNow       bool        `json:"liveNow"`
+	WeekStart     string      `json:"weekStart"`
+	TimePicker    *timePicker `json:"timepicker,omitempty"`
+}
+
+type timeRange struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+type timePicker struct {
+	RefreshIntervals []string `json:"refresh_intervals"`
+}
+
+type emptyList struct {
+	List []struct{} `json:"list"`
+}
+
+type panel struct {
+	ID          int            `json:"id"`
+	Type        string         `json:"type"`
+	Title       string         `json:"title"`
+	GridPos     gridPos        `json:"gridPos"`
+	Datasource  *datasourceRef `json:"datasource,omitempty"`
+	Collapsed   *bool          `json:"collapsed,omitempty"`
+	Panels      *[]panel       `json:"panels,omitempty"` // rows only: [] when expanded
+	FieldConfig *fieldConfig   `json:"fieldConfig,omitempty"`
+	Options     any            `json:"options,omitempty"`
+	Targets     []target       `json:"targets,omitempty"`
+}
+
+type gridPos struct {
+	H int `json:"h"`
+	W int `json:"w"`
+	X int `json:"x"`
+	Y int `json:"y"`
+}
+
+type datasourceRef struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+type fieldConfig struct {
+	Defaults  fieldDefaults `json:"defaults"`
+	Overrides []struct{}    `json:"overrides"`
+}
+
+type fieldDefaults struct {
+	Unit   string         `json:"unit"`
+	Min    *float64       `json:"min,omitempty"`
+	Max    *float64       `json:"max,omitempty"`
+	Custom map[string]any `json:"custom"`
+}
+
+type target struct {
+	RefID        string        `json:"refId"`
+	Datasource   datasourceRef `json:"datasource"`
+	Expr         string        `json:"expr"`
+	LegendFormat string        `json:"legendFormat"`
+	Range        bool          `json:"range"`
+	EditorMode   string        `json:"editorMode"`
+}
+
+type textOptions struct {
+	Mode    string `json:"mode"`
+	Content string `json:"content"`
+}
+
+type timeseriesOptions struct {
+	Legend  map[string]any `json:"legend"`
+	Tooltip map[string]any `json:"tooltip"`
+}
+
+// dashboardJSON renders the dashboard for hosts (which must be sorted by IP).
+func dashboardJSON(uid string, hosts []dashboardHost) ([]byte, error) {
+	return json.Marshal(buildDashboard(uid, hosts))
+}
+
+func buildDashboard(uid string, hosts []dashboardHost) dashboardModel {
+	d := dashboardModel{
+		UID:           uid,
+		Title:         dashboardTitle,
+		Description:   "Written by the load balancer's monitor; edits here are overwritten.",
+		Tags:          []string{"loadbalancer", "plug-and-play", "managed"},
+		Timezone:      "browser",
+		Editable:      true,
+		GraphTooltip:  1,
+		SchemaVersion: schemaVersion,
+		Time:          timeRange{From: "now-15m", To: "now"},
+		Refresh:       "5s",
+		Templating:    emptyList{List: []struct{}{}},
+		Annotations:   emptyList{List: []struct{}{}},
+		Links:         []struct{}{},
+		WeekStart:     "",
+		TimePicker:    &timePicker{RefreshIntervals: []string{"5s", "10s", "30s", "1m", "5m"}},
+	}
+	if len(hosts) == 0 {
+		d.Panels = []panel{{
+			ID: 1, Type: "text", Title: "No slave hosts",
+			GridPos: gridPos{H: panelHeight, W: gridWidth},
+			Options: textOptions{Mode: "markdown", Content: noHostsMarkdown},
+		}}
+		return d
+	}
+	id := 0
+	nextID := func() int { id++; return id }
+	y := 0
+	for _, h := range hosts {
+		ip := h.IP.String()
+		ds := datasourceRef{Type: datasourceType, UID: h.DatasourceUID}
+		expanded := false
+		d.Panels = append(d.Panels,
+			panel{
+				ID: nextID(), Type: "row", Title: ip,
+				GridPos:   gridPos{H: rowHeight, W: gridWidth, Y: y},
+				Collapsed: &expanded, Panels: &[]panel{},
+			},
+			timeseries(nextID(), "CPU usage "+ip, ds, gridPos{H: panelHeight, W: panelWidth, X: 0, Y: y + rowHeight},
+				fieldDefaults{Unit: "percent", Min: ptr(0.0), Max: ptr(100.0)},
+				target{RefID: "A", Expr: cpuExpr, LegendFormat: "CPU busy"}),
+			timeseries(nextID(), "Slaves on "+ip, ds, gridPos{H: panelHeight, W: panelWidth, X: panelWidth, Y: y + rowHeight},
+				fieldDefaults{Unit: "short", Min: ptr(0.0)},
+				target{RefID: "A", Expr: requestedExpr, LegendFormat: "{{instance}} requested/s"},
+				target{RefID: "B", Expr: completedExpr, LegendFormat: "{{instance}} completed/s"},
+				target{RefID: "C", Expr: loadExpr, LegendFormat: "{{instance}} load"}),
+		)
+		y += rowHeight + panelHeight
+	}
+	return d
+}
+
+func timeseries(id int, title string, ds datasourceRef, pos gridPos, defaults fieldDefaults, targets ...target) panel {
+	for i := range targets {
+		targets[i].Datasource = ds
+		targets[i].Range = true
+		targets[i].EditorMode = "code"
+	}
+	defaults.Custom = map[string]any{"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never"}
+	return panel{
+		ID: id, Type: "timeseries", Title: title, GridPos: pos, Datasource: &ds,
+		FieldConfig: &fieldConfig{Defaults: defaults, Overrides: []struct{}{}},
+		Options: timeseriesOptions{
+			Legend:  map[string]any{"showLegend": true, "displayMode": "list", "placement": "bottom", "calcs": []string{}},
+			Tooltip: map[string]any{"mode": "multi", "sort": "none"},
+		},
+		Targets: targets,
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
