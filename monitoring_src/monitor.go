@@ -66,7 +66,7 @@ func (mon *Monitor) Run(ctx context.Context) error {
 		"grafana", mon.opts.Grafana.URL, "interval", mon.opts.Interval)
 	cfg := discovery.Config{
 		Target: mon.target, FirstWait: mon.opts.JoinFirstWait, MaxWait: mon.opts.JoinMaxWait,
-		ConfirmBurst: 10, Log: log,
+		ConfirmBurst: 10, Guard: discovery.NewGuard(mon.opts.Secret), Log: log,
 	}
 	port := uint16(mon.ln.Addr().(*net.TCPAddr).Port)
 	confirm := func(token uint64) packets.Message {

@@ -29,6 +29,10 @@ type Options struct {
 	// for each answer on it.
 	LinkTimeout time.Duration
 
+	// Secret, when set, authenticates every handshake packet (HMAC); all
+	// nodes of a cluster must share it.
+	Secret string
+
 	Log *logger.Logger
 }
 

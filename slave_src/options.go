@@ -41,7 +41,10 @@ type Options struct {
 	// CPUFraction reports the fraction of CPU in use; nil means the
 	// 1-minute load average per core, from gosigar.
 	CPUFraction func() (float64, error)
-	Log         *logger.Logger
+	// Secret, when set, authenticates every handshake packet (HMAC); all
+	// nodes of a cluster must share it.
+	Secret string
+	Log    *logger.Logger
 }
 
 // NewOptions returns the defaults.

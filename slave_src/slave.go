@@ -112,7 +112,7 @@ func (s *Slave) Run(ctx context.Context) error {
 	}
 	cfg := discovery.Config{
 		Target: s.target, FirstWait: s.opts.JoinFirstWait, MaxWait: s.opts.JoinMaxWait,
-		ConfirmBurst: s.opts.ConfirmBurst, Log: log,
+		ConfirmBurst: s.opts.ConfirmBurst, Guard: discovery.NewGuard(s.opts.Secret), Log: log,
 	}
 	confirm := func(token uint64) packets.Message {
 		return packets.SlaveJoinConfirm{

@@ -35,6 +35,7 @@ func run(ctx context.Context) error {
 	fs.StringVar(&o.Iface, "iface", o.Iface, "interface to use (e.g. lo); default: first up non-loopback IPv4 interface with broadcast")
 	fs.StringVar(&o.Master, "master", o.Master, "HOST[:PORT] of the master (PORT defaults to -discovery-port): join by unicast instead of broadcast")
 	fs.IntVar(&o.DiscoveryPort, "discovery-port", o.DiscoveryPort, "the master's UDP discovery port, for the broadcast")
+	secret := cli.SecretFlag(fs)
 	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
 	args, err := cli.Parse(fs, os.Args[1:])
 	if err != nil {
@@ -51,6 +52,7 @@ func run(ctx context.Context) error {
 	default:
 		return fmt.Errorf("one Grafana key at most, got %d arguments", len(args))
 	}
+	o.Secret = cli.Secret(*secret)
 	if o.Log, err = logger.New("monitoring", os.Stderr, *level); err != nil {
 		return err
 	}

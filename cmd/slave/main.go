@@ -31,6 +31,7 @@ func run(ctx context.Context) error {
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "address of /metrics; default: the interface address, any free port")
 	fs.StringVar(&o.TargetDir, "sd-dir", o.TargetDir, "directory where the slave publishes its /metrics endpoint for Prometheus file_sd (skipped when missing)")
 	fs.DurationVar(&o.LinkTimeout, "link-timeout", o.LinkTimeout, "how long to wait for the master to open the links after its ACK")
+	secret := cli.SecretFlag(fs)
 	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
 	args, err := cli.Parse(fs, os.Args[1:])
 	if err != nil {
@@ -42,6 +43,7 @@ func run(ctx context.Context) error {
 	if o.MaxLoad == 0 {
 		return fmt.Errorf("-max-load must be positive")
 	}
+	o.Secret = cli.Secret(*secret)
 	if o.Log, err = logger.New("slave", os.Stderr, *level); err != nil {
 		return err
 	}

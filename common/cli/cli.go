@@ -55,3 +55,18 @@ func Run(name string, f func(ctx context.Context) error) {
 		os.Exit(1)
 	}
 }
+
+// SecretFlag registers -secret on fs. The value may instead come from the
+// environment variable LB_SECRET, which keeps it out of process lists; Secret
+// resolves the two after parsing.
+func SecretFlag(fs *flag.FlagSet) *string {
+	return fs.String("secret", "", "shared secret that authenticates every handshake packet (HMAC); the same on every node; default $LB_SECRET")
+}
+
+// Secret returns the -secret value, or LB_SECRET when the flag was not set.
+func Secret(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return os.Getenv("LB_SECRET")
+}

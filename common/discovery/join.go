@@ -30,7 +30,10 @@ type Config struct {
 	MaxWait   time.Duration
 	// ConfirmBurst is how many confirm packets follow an ACK.
 	ConfirmBurst int
-	Log          *logger.Logger
+	// Guard seals what is sent and checks what arrives; nil means no
+	// secret.
+	Guard *Guard
+	Log   *logger.Logger
 }
 
 // Master is the master that accepted the join.
@@ -45,19 +48,22 @@ type Master struct {
 func Join(ctx context.Context, conn *net.UDPConn, cfg Config, monitor bool, confirm func(token uint64) packets.Message) (Master, error) {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
 	defer stop()
-	req := packets.Encode(packets.JoinRequest{Monitor: monitor})
+	if cfg.Guard == nil {
+		cfg.Guard = NewGuard("")
+	}
 	wait := cfg.FirstWait
 	buf := make([]byte, 1500)
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return Master{}, err
 		}
+		req := cfg.Guard.Seal(packets.JoinRequest{Monitor: monitor}) // a fresh nonce each time
 		if _, err := conn.WriteToUDPAddrPort(req, cfg.Target); err != nil {
 			cfg.Log.Warning("join request not sent", "target", cfg.Target, "err", err)
 		} else {
 			cfg.Log.Debug("join request sent", "target", cfg.Target, "attempt", attempt)
 		}
-		m, from, err := awaitReply(ctx, conn, buf, monitor, time.Now().Add(jitter(wait)))
+		m, from, err := awaitReply(ctx, conn, buf, cfg, monitor, time.Now().Add(jitter(wait)))
 		switch {
 		case ctx.Err() != nil:
 			return Master{}, ctx.Err()
@@ -66,9 +72,11 @@ func Join(ctx context.Context, conn *net.UDPConn, cfg Config, monitor bool, conf
 		case !m.Accepted:
 			cfg.Log.Warning("master refused join", "master", from, "reason", m.Reason)
 		default:
-			c := packets.Encode(confirm(m.Token))
+			c := confirm(m.Token)
 			for i := 0; i < cfg.ConfirmBurst; i++ {
-				if _, err := conn.WriteToUDPAddrPort(c, from); err != nil {
+				// each copy sealed apart: a fresh nonce, or the master would
+				// take the copies for replays
+				if _, err := conn.WriteToUDPAddrPort(cfg.Guard.Seal(c), from); err != nil {
 					return Master{}, fmt.Errorf("confirming join to %s: %w", from, err)
 				}
 			}
@@ -82,7 +90,9 @@ var errNoReply = errors.New("no reply")
 
 // awaitReply reads datagrams until a join reply of the right kind arrives or
 // the deadline passes. Anything else is dropped: strangers share the port.
-func awaitReply(ctx context.Context, conn *net.UDPConn, buf []byte, monitor bool, deadline time.Time) (packets.JoinReply, netip.AddrPort, error) {
+// With a secret, an unauthenticated reply can only ever count as a refusal
+// (a master telling a misconfigured node why), never as an ACK.
+func awaitReply(ctx context.Context, conn *net.UDPConn, buf []byte, cfg Config, monitor bool, deadline time.Time) (packets.JoinReply, netip.AddrPort, error) {
 	if err := conn.SetReadDeadline(deadline); err != nil {
 		return packets.JoinReply{}, netip.AddrPort{}, err
 	}
@@ -91,15 +101,31 @@ func awaitReply(ctx context.Context, conn *net.UDPConn, buf []byte, monitor bool
 		if err != nil {
 			return packets.JoinReply{}, netip.AddrPort{}, err
 		}
-		m, err := packets.Decode(buf[:n])
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		m, err := cfg.Guard.Open(buf[:n])
 		if err != nil {
+			if reply, ok := plainRefusal(buf[:n], monitor); ok && cfg.Guard.Secured() {
+				reply.Reason = "unauthenticated answer: " + reply.Reason
+				return reply, from, nil
+			}
+			cfg.Log.Debug("dropped packet", "from", from, "err", err)
 			continue
 		}
 		if reply, ok := m.(packets.JoinReply); ok && reply.Monitor == monitor {
-			return reply, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), nil
+			return reply, from, nil
 		}
 	}
 	return packets.JoinReply{}, netip.AddrPort{}, errNoReply
+}
+
+// plainRefusal decodes b as an unsealed NAK of the right kind.
+func plainRefusal(b []byte, monitor bool) (packets.JoinReply, bool) {
+	m, err := packets.Decode(b)
+	if err != nil {
+		return packets.JoinReply{}, false
+	}
+	reply, ok := m.(packets.JoinReply)
+	return reply, ok && !reply.Accepted && reply.Monitor == monitor
 }
 
 // jitter spreads d by ±20% so that slaves started together do not retry in

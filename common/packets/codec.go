@@ -11,6 +11,10 @@ import (
 // ErrMalformed is wrapped by every decoding error.
 var ErrMalformed = errors.New("malformed packet")
 
+// ErrBadMAC means a sealed frame was not sealed with our secret: forged,
+// corrupted, or from a node with another secret.
+var ErrBadMAC = errors.New("sealed packet fails authentication (wrong or missing secret?)")
+
 // Append appends m, framed, to b and returns the extended slice.
 func Append(b []byte, m Message) []byte {
 	start := len(b)
@@ -84,6 +88,8 @@ func DecodePayload(t Type, p []byte) (Message, error) {
 		m = TaskNak{ID: r.u64(), Reason: r.str8()}
 	case TypeTaskResult:
 		m = TaskResult{ID: r.u64(), OK: r.bool(), Body: r.str32()}
+	case TypeSealed:
+		return nil, fmt.Errorf("%w: a sealed packet, but no secret is set (-secret or LB_SECRET)", ErrMalformed)
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrMalformed, uint8(t))
 	}

@@ -38,10 +38,12 @@ const (
 	TypeMonitorJoinConfirm Type = 13
 	TypeSlaveListRequest   Type = 14
 	TypeSlaveList          Type = 15
+	// 16: a handshake packet authenticated with the shared secret (seal.go).
+	TypeSealed Type = 16
 )
 
 // LastType is the highest type value in use.
-const LastType = TypeSlaveList
+const LastType = TypeSealed
 
 func (t Type) String() string {
 	switch t {
@@ -75,6 +77,8 @@ func (t Type) String() string {
 		return "SlaveListRequest"
 	case TypeSlaveList:
 		return "SlaveList"
+	case TypeSealed:
+		return "Sealed"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
