@@ -37,6 +37,8 @@ type Options struct {
 	// MissedPolls is how many poll intervals without a load request end
 	// the session with the master.
 	MissedPolls int
+	// DrainTimeout bounds how long a stopping slave waits for its tasks.
+	DrainTimeout time.Duration
 
 	// CPUFraction reports the fraction of CPU in use; nil means the
 	// 1-minute load average per core, from gosigar.
@@ -58,6 +60,7 @@ func NewOptions() Options {
 		ConfirmBurst:  10,
 		LinkTimeout:   5 * time.Second,
 		MissedPolls:   3,
+		DrainTimeout:  30 * time.Second,
 		Log:           logger.Discard(),
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lbproject/loadbalancer/common/discovery"
 	"github.com/lbproject/loadbalancer/common/packets"
+	"github.com/lbproject/loadbalancer/common/tasks"
 )
 
 // session is the slave's time with one master: three links, served until
@@ -22,6 +23,9 @@ type session struct {
 
 	load, task, result net.Conn
 	results            *packets.Writer
+
+	mu       sync.Mutex
+	draining bool
 }
 
 // acceptLinks waits for the master to open the three links.
@@ -49,23 +53,64 @@ func (s *Slave) acceptLinks(ctx context.Context, master discovery.Master) (*sess
 	return ss, nil
 }
 
-// serve runs the three links until one fails, ctx ends or the master falls
-// silent; then it closes them and waits for every task of the session.
+// errLeft ends a session the slave drained and left.
+var errLeft = errors.New("slave left the master")
+
+// serve runs the three links until one fails or the master falls silent
+// (the session ends at once and its tasks are abandoned: the master gives
+// them to another slave), or until ctx ends: then the slave drains. It tells
+// the master it is leaving, refuses new tasks, finishes those it holds (for
+// at most DrainTimeout), and only then closes the links.
 func (ss *session) serve(ctx context.Context) error {
-	ctx, cancel := context.WithCancelCause(ctx)
+	hard, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	var wg sync.WaitGroup
+	var loops, tasks sync.WaitGroup
 	for _, loop := range []func(context.Context, *sync.WaitGroup) error{ss.serveLoad, ss.serveTasks, ss.watchResults} {
-		wg.Add(1)
+		loops.Add(1)
 		go func() {
-			defer wg.Done()
-			cancel(loop(ctx, &wg))
+			defer loops.Done()
+			cancel(loop(hard, &tasks))
 		}()
 	}
-	<-ctx.Done()
+	select {
+	case <-hard.Done():
+	case <-ctx.Done():
+		ss.drain(hard, &tasks)
+		cancel(errLeft)
+	}
 	ss.close()
-	wg.Wait()
-	return context.Cause(ctx)
+	loops.Wait()
+	tasks.Wait()
+	return context.Cause(hard)
+}
+
+// drain announces the departure and waits for the session's tasks.
+func (ss *session) drain(hard context.Context, tasks *sync.WaitGroup) {
+	log := ss.s.opts.Log
+	ss.mu.Lock()
+	ss.draining = true // from here on serveTasks refuses, and adds no task
+	ss.mu.Unlock()
+	if err := ss.results.Write(packets.Leaving{}); err != nil {
+		log.Warning("could not tell the master we are leaving", "err", err)
+		return
+	}
+	_, running := ss.s.exec.state()
+	log.Info("draining: finishing tasks before leaving", "tasks", running, "timeout", ss.s.opts.DrainTimeout)
+	done := make(chan struct{})
+	go func() {
+		tasks.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(ss.s.opts.DrainTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		log.Info("drained")
+	case <-timer.C:
+		log.Warning("drain timed out: abandoning the tasks still running", "timeout", ss.s.opts.DrainTimeout)
+	case <-hard.Done():
+		log.Warning("link lost while draining", "err", context.Cause(hard))
+	}
 }
 
 func (ss *session) close() {
@@ -115,7 +160,7 @@ func (ss *session) serveTasks(ctx context.Context, wg *sync.WaitGroup) error {
 			return fmt.Errorf("task link: unexpected %s", m.Type())
 		}
 		ss.s.metrics.requested.Inc()
-		t, load, err := ss.s.exec.admit(req)
+		t, load, err := ss.admit(req, wg)
 		if err != nil {
 			ss.s.metrics.refused.Inc()
 			log.Info("refused task", "task_id", req.ID, "reason", err)
@@ -126,10 +171,10 @@ func (ss *session) serveTasks(ctx context.Context, wg *sync.WaitGroup) error {
 		}
 		if err := ss.results.Write(packets.TaskAck{ID: req.ID}); err != nil {
 			ss.s.exec.release(load)
+			wg.Done()
 			return fmt.Errorf("result link: %w", err)
 		}
 		log.Debug("accepted task", "task_id", req.ID, "task", t.Name, "n", req.N)
-		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			body, err := ss.s.exec.run(ctx, t, load, req.N)
@@ -144,6 +189,21 @@ func (ss *session) serveTasks(ctx context.Context, wg *sync.WaitGroup) error {
 			ss.s.metrics.completed.Inc()
 		}()
 	}
+}
+
+// admit reserves the task's load and counts it in wg, unless the slave is
+// draining or the task does not fit.
+func (ss *session) admit(req packets.TaskRequest, wg *sync.WaitGroup) (tasks.Task, uint64, error) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.draining {
+		return tasks.Task{}, 0, errors.New("the slave is leaving")
+	}
+	t, load, err := ss.s.exec.admit(req)
+	if err == nil {
+		wg.Add(1)
+	}
+	return t, load, err
 }
 
 // watchResults notices the master closing the result link; the master never

@@ -16,6 +16,7 @@ import (
 type masterEnd struct {
 	load, task, result net.Conn
 	loadR, resultR     *bufio.Reader
+	stopSlave          context.CancelFunc // what SIGTERM does: the slave drains
 }
 
 func (m *masterEnd) read(t *testing.T, r *bufio.Reader) packets.Message {
@@ -77,6 +78,7 @@ func connect(t *testing.T, maxLoad uint64, extra packets.Message) *masterEnd {
 		result: dial(s.resultLn, packets.LinkResult, nil),
 	}
 	m.loadR, m.resultR = bufio.NewReader(m.load), bufio.NewReader(m.result)
+	m.stopSlave = cancel
 	return m
 }
 
@@ -127,5 +129,46 @@ func TestTaskAdmission(t *testing.T) {
 		if !ok || res.ID != tt.req.ID || !res.OK || res.Body != tt.body {
 			t.Errorf("task %d: got %#v, want result %q", tt.req.ID, res, tt.body)
 		}
+	}
+}
+
+// A stopping slave says it is leaving, refuses new tasks, returns the result
+// of the task it holds, and only then closes its links.
+func TestDrainFinishesHeldTasks(t *testing.T) {
+	m := connect(t, 1<<40, nil)
+	tasks := packets.NewWriter(m.task)
+	_ = m.result.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if err := tasks.Write(packets.TaskRequest{ID: 1, Task: 2, N: 30000}); err != nil { // primes: tens of ms
+		t.Fatal(err)
+	}
+	if ack, ok := m.read(t, m.resultR).(packets.TaskAck); !ok || ack.ID != 1 {
+		t.Fatalf("got %#v, want the ACK of task 1", ack)
+	}
+	m.stopSlave()
+	if msg := m.read(t, m.resultR); msg != (packets.Leaving{}) {
+		t.Fatalf("got %#v, want Leaving", msg)
+	}
+	if err := tasks.Write(packets.TaskRequest{ID: 2, Task: 1, N: 10}); err != nil {
+		t.Fatal(err)
+	}
+	var gotResult, gotNak bool
+	for !gotResult || !gotNak {
+		switch msg := m.read(t, m.resultR).(type) {
+		case packets.TaskResult:
+			if msg.ID != 1 || msg.Body != "3245" {
+				t.Fatalf("result %#v, want task 1 = 3245", msg)
+			}
+			gotResult = true
+		case packets.TaskNak:
+			if msg.ID != 2 || msg.Reason != "the slave is leaving" {
+				t.Fatalf("NAK %#v, want task 2 refused because the slave is leaving", msg)
+			}
+			gotNak = true
+		default:
+			t.Fatalf("unexpected %#v while draining", msg)
+		}
+	}
+	if _, err := packets.ReadFrame(m.resultR); err == nil {
+		t.Fatal("the result link stayed open after the drain")
 	}
 }

@@ -37,11 +37,15 @@ type errUsage struct{ error }
 
 func (e errUsage) Unwrap() error { return e.error }
 
-// Run runs f with a context that ends on SIGINT or SIGTERM and exits the
-// process: 0 on success or -h, 2 on a command-line error, 1 with the error
+// Run runs f with a context that ends on SIGINT or SIGTERM (a second signal
+// kills the process) and exits the process: 0 on success or -h, 2 on a command-line error, 1 with the error
 // printed otherwise.
 func Run(name string, f func(ctx context.Context) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // the first signal stops cleanly; a second one kills at once
+	}()
 	err := f(ctx)
 	stop()
 	var usage errUsage

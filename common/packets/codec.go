@@ -88,6 +88,8 @@ func DecodePayload(t Type, p []byte) (Message, error) {
 		m = TaskNak{ID: r.u64(), Reason: r.str8()}
 	case TypeTaskResult:
 		m = TaskResult{ID: r.u64(), OK: r.bool(), Body: r.str32()}
+	case TypeLeaving:
+		m = Leaving{}
 	case TypeSealed:
 		return nil, fmt.Errorf("%w: a sealed packet, but no secret is set (-secret or LB_SECRET)", ErrMalformed)
 	default:
@@ -103,6 +105,8 @@ func DecodePayload(t Type, p []byte) (Message, error) {
 }
 
 func (JoinRequest) appendPayload(b []byte) []byte { return b }
+
+func (Leaving) appendPayload(b []byte) []byte { return b }
 
 func (m JoinReply) appendPayload(b []byte) []byte {
 	b = appendBool(b, m.Accepted)

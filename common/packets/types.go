@@ -40,10 +40,12 @@ const (
 	TypeSlaveList          Type = 15
 	// 16: a handshake packet authenticated with the shared secret (seal.go).
 	TypeSealed Type = 16
+	// 17: a slave draining before it exits.
+	TypeLeaving Type = 17
 )
 
 // LastType is the highest type value in use.
-const LastType = TypeSealed
+const LastType = TypeLeaving
 
 func (t Type) String() string {
 	switch t {
@@ -79,6 +81,8 @@ func (t Type) String() string {
 		return "SlaveList"
 	case TypeSealed:
 		return "Sealed"
+	case TypeLeaving:
+		return "Leaving"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -166,6 +170,10 @@ type SlaveEntry struct {
 	MetricsPort uint16
 }
 
+// Leaving tells the master, on the result link, that the slave is draining:
+// it takes no new task, finishes those it holds, then closes its links.
+type Leaving struct{}
+
 // MaxSlaveList caps the entries of a SlaveList (u16 count on the wire).
 const MaxSlaveList = 1<<16 - 1
 
@@ -241,6 +249,7 @@ func (SlaveJoinConfirm) Type() Type   { return TypeSlaveJoinConfirm }
 func (MonitorJoinConfirm) Type() Type { return TypeMonitorJoinConfirm }
 func (SlaveListRequest) Type() Type   { return TypeSlaveListRequest }
 func (SlaveList) Type() Type          { return TypeSlaveList }
+func (Leaving) Type() Type            { return TypeLeaving }
 func (LinkHello) Type() Type          { return TypeLinkHello }
 func (LoadRequest) Type() Type        { return TypeLoadRequest }
 func (LoadReport) Type() Type         { return TypeLoadReport }
