@@ -48,3 +48,40 @@ bench:
 
 clean:
 	rm -f $(BINARIES)
+
+# Prometheus and node_exporter on a slave host (scripts/slave-host.sh), Grafana
+# on the monitor host (scripts/monitor-host.sh): background processes whose
+# config, data, logs (LB_STATE/log) and pid files (LB_STATE/run) live under
+# LB_STATE. Slaves run from this directory publish themselves into
+# LB_STATE/prometheus/targets, their default -sd-dir. Empty binaries mean
+# "find it in PATH". `make slave_preproc` twice starts nothing twice.
+LB_STATE       ?= $(CURDIR)/.lb
+PROMETHEUS     ?=
+NODE_EXPORTER  ?=
+PROM_LISTEN    ?= :9090
+NODE_LISTEN    ?= :9100
+GRAFANA        ?=
+GRAFANA_LISTEN ?= :3000
+SLAVE_HOST_ENV := LB_STATE='$(LB_STATE)' PROMETHEUS='$(PROMETHEUS)' NODE_EXPORTER='$(NODE_EXPORTER)' \
+	PROM_LISTEN='$(PROM_LISTEN)' NODE_LISTEN='$(NODE_LISTEN)'
+MONITOR_HOST_ENV := LB_STATE='$(LB_STATE)' GRAFANA='$(GRAFANA)' GRAFANA_LISTEN='$(GRAFANA_LISTEN)'
+
+.PHONY: slave_preproc slave_postproc slave_status monitor_preproc monitor_postproc monitor_status
+
+slave_preproc:
+	$(SLAVE_HOST_ENV) ./scripts/slave-host.sh start
+
+slave_postproc:
+	$(SLAVE_HOST_ENV) ./scripts/slave-host.sh stop
+
+slave_status:
+	$(SLAVE_HOST_ENV) ./scripts/slave-host.sh status
+
+monitor_preproc:
+	$(MONITOR_HOST_ENV) ./scripts/monitor-host.sh start
+
+monitor_postproc:
+	$(MONITOR_HOST_ENV) ./scripts/monitor-host.sh stop
+
+monitor_status:
+	$(MONITOR_HOST_ENV) ./scripts/monitor-host.sh status

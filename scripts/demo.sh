@@ -16,12 +16,10 @@ stop() {
 }
 trap stop EXIT
 
-for port in "${HTTP##*:}"; do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		echo "port $port is in use: set DEMO_HTTP=127.0.0.1:PORT" >&2
-		exit 1
-	fi
-done
+if (exec 3<>"/dev/tcp/127.0.0.1/${HTTP##*:}") 2>/dev/null; then
+	echo "port ${HTTP##*:} is in use: set DEMO_HTTP=127.0.0.1:PORT" >&2
+	exit 1
+fi
 
 ./master -iface lo -http "$HTTP" -discovery ":$PORT" round_robin >"$LOGDIR/master.log" 2>&1 &
 pids+=($!)

@@ -103,13 +103,15 @@ func (s *Slave) Run(ctx context.Context) error {
 	}()
 	log.Info("slave running", "id", s.ID(), "iface", s.iface.Name, "ip", s.iface.Addr,
 		"looking_for", s.target, "metrics", s.MetricsAddr(), "max_load", s.opts.MaxLoad)
-	if path := s.publishTarget(); path != "" {
-		defer func() {
-			if err := os.Remove(path); err != nil {
-				log.Warning("target file not removed", "path", path, "err", err)
-			}
-		}()
-	}
+	// The target file outlives ctx until Run returns: a draining slave stays
+	// scraped until it is gone.
+	pubCtx, stopPub := context.WithCancel(context.Background())
+	defer stopPub()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.keepTargetPublished(pubCtx)
+	}()
 	cfg := discovery.Config{
 		Target: s.target, FirstWait: s.opts.JoinFirstWait, MaxWait: s.opts.JoinMaxWait,
 		ConfirmBurst: s.opts.ConfirmBurst, Guard: discovery.NewGuard(s.opts.Secret), Log: log,
@@ -150,6 +152,31 @@ func (s *Slave) metricsEndpoint() netip.AddrPort {
 		return netip.AddrPortFrom(s.iface.Addr, ap.Port())
 	}
 	return ap
+}
+
+// keepTargetPublished publishes the slave's metrics endpoint for the host's
+// Prometheus as soon as the target directory exists (it may be created by
+// `make slave_preproc` after the slave started), and removes the target file
+// when ctx ends (when the slave is gone).
+func (s *Slave) keepTargetPublished(ctx context.Context) {
+	if s.opts.TargetDir == "" {
+		return
+	}
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	path := s.publishTarget()
+	for path == "" {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			path = s.publishTarget()
+		}
+	}
+	<-ctx.Done()
+	if err := os.Remove(path); err != nil {
+		s.opts.Log.Warning("target file not removed", "path", path, "err", err)
+	}
 }
 
 // publishTarget cleans up the target files of dead slaves and writes this
