@@ -10,12 +10,16 @@ import (
 	"github.com/lbproject/loadbalancer/common/tasks"
 )
 
-// executor admits tasks against the max load and runs them. Its committed
+// executor admits tasks against the max load and runs them, all at once or
+// at most Workers at a time. Its committed
 // load outlives sessions: a task still running after its master left still
 // uses the CPU.
 type executor struct {
 	maxLoad uint64
 	metrics *metrics
+	// workers, when not nil, holds a token per task computing: at most
+	// cap(workers) run at once, the others wait their turn.
+	workers chan struct{}
 
 	mu        sync.Mutex
 	committed uint64
@@ -43,10 +47,19 @@ func (e *executor) admit(req packets.TaskRequest) (tasks.Task, uint64, error) {
 	return t, load, nil
 }
 
-// run computes an admitted task and releases its load.
+// run computes an admitted task, waiting for a worker if they are all busy,
+// and releases its load.
 func (e *executor) run(ctx context.Context, t tasks.Task, load uint64, n uint64) (string, error) {
-	start := time.Now()
 	defer e.release(load)
+	if e.workers != nil {
+		select {
+		case e.workers <- struct{}{}:
+			defer func() { <-e.workers }()
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	start := time.Now()
 	result, err := t.Run(ctx, n)
 	if err == nil {
 		e.metrics.duration.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())

@@ -20,6 +20,9 @@ type Options struct {
 	DiscoveryPort int
 	// MaxLoad is the most committed load the slave accepts.
 	MaxLoad uint64
+	// Workers caps how many tasks compute at once (0: no cap); admitted
+	// tasks beyond it wait their turn.
+	Workers int
 	// MetricsAddr is where /metrics is served; empty means the interface
 	// address on an ephemeral port.
 	MetricsAddr string

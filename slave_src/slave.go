@@ -46,6 +46,9 @@ func New(opts Options) (*Slave, error) {
 		s.cpu = loadAveragePerCore
 	}
 	s.exec = &executor{maxLoad: opts.MaxLoad, metrics: s.metrics}
+	if opts.Workers > 0 {
+		s.exec.workers = make(chan struct{}, opts.Workers)
+	}
 	if s.target, err = discovery.Target(opts.Master, opts.DiscoveryPort, ifc); err != nil {
 		return nil, err
 	}

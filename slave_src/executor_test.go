@@ -1,0 +1,36 @@
+package slave
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/lbproject/loadbalancer/common/packets"
+)
+
+func TestExecutorWorkersCap(t *testing.T) {
+	t.Parallel()
+	e := &executor{maxLoad: 1000, metrics: newMetrics(1000), workers: make(chan struct{}, 1)}
+	req := packets.TaskRequest{ID: 1, Task: 1, N: 10}
+	task, load, err := e.admit(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.workers <- struct{}{} // the only worker is busy
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.run(ctx, task, load, req.N); !errors.Is(err, context.Canceled) {
+		t.Fatalf("run with every worker busy and ctx cancelled: %v, want context.Canceled", err)
+	}
+	if committed, running := e.state(); committed != 0 || running != 0 {
+		t.Fatalf("after giving up: committed %d, running %d; want the load released", committed, running)
+	}
+	<-e.workers // the worker is free again
+	task, load, _ = e.admit(req)
+	if got, err := e.run(context.Background(), task, load, req.N); err != nil || got != "55" {
+		t.Fatalf("run = %q, %v; want 55", got, err)
+	}
+	if len(e.workers) != 0 {
+		t.Fatal("the worker token was not returned")
+	}
+}
