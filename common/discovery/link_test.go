@@ -1,0 +1,88 @@
+package discovery_test
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/lbproject/loadbalancer/common/discovery"
+	"github.com/lbproject/loadbalancer/common/logger"
+	"github.com/lbproject/loadbalancer/common/packets"
+)
+
+func linkListener(t *testing.T) *net.TCPListener {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+func dialAndSend(t *testing.T, ln *net.TCPListener, b []byte) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if len(b) > 0 {
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+var linkMaster = discovery.Master{Addr: netip.MustParseAddrPort("127.0.0.1:3000"), Token: 77}
+
+// Strangers that connect first, silent or talking garbage, do not hold up
+// the master's link.
+func TestAcceptLinkPassesOverStrangers(t *testing.T) {
+	t.Parallel()
+	ln := linkListener(t)
+	header := func(n uint32) []byte {
+		return []byte{packets.Version, byte(packets.TypeLinkHello), byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+	}
+	dialAndSend(t, ln, nil)                                                                  // silent
+	dialAndSend(t, ln, []byte("GET / HTTP/1.1\r\n\r\n"))                                     // another protocol
+	dialAndSend(t, ln, header(packets.MaxPayload+1))                                         // oversized length
+	dialAndSend(t, ln, header(1000))                                                         // a length it never fills
+	dialAndSend(t, ln, packets.Encode(packets.LinkHello{Token: 1, Link: packets.LinkTask}))  // wrong token
+	dialAndSend(t, ln, packets.Encode(packets.LinkHello{Token: 77, Link: packets.LinkLoad})) // wrong link
+	want := dialAndSend(t, ln, packets.Encode(packets.LinkHello{Token: 77, Link: packets.LinkTask, PollIntervalMillis: 250}))
+
+	start := time.Now()
+	c, hello, err := discovery.AcceptLink(context.Background(), ln, packets.LinkTask, linkMaster, time.Now().Add(10*time.Second), logger.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if hello.PollIntervalMillis != 250 || c.RemoteAddr().String() != want.LocalAddr().String() {
+		t.Fatalf("accepted %s with %+v, want the master's connection from %s", c.RemoteAddr(), hello, want.LocalAddr())
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("took %s: the strangers held up the master", d)
+	}
+}
+
+func TestAcceptLinkEnds(t *testing.T) {
+	t.Parallel()
+	ln := linkListener(t)
+	dialAndSend(t, ln, nil)
+	start := time.Now()
+	if _, _, err := discovery.AcceptLink(context.Background(), ln, packets.LinkTask, linkMaster, time.Now().Add(200*time.Millisecond), logger.Discard()); err == nil {
+		t.Fatal("no master came, yet AcceptLink succeeded")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	if _, _, err := discovery.AcceptLink(ctx, ln, packets.LinkTask, linkMaster, time.Now().Add(time.Minute), logger.Discard()); err == nil {
+		t.Fatal("cancelled, yet AcceptLink succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %s to give up", d)
+	}
+}
