@@ -49,6 +49,20 @@ func (t *joinTable) take(k joinKey, token uint64, ip netip.Addr) (*pendingJoin, 
 	return p, true
 }
 
+// joining lists the slaves that confirmed their join and are being
+// connected: links dialled, first load report awaited.
+func (t *joinTable) joining() []SlaveKey {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []SlaveKey
+	for k, p := range t.pending {
+		if p.dialing && !k.monitor {
+			out = append(out, k.SlaveKey)
+		}
+	}
+	return out
+}
+
 func (t *joinTable) remove(k joinKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -27,9 +27,20 @@ var (
 // A refusal sends it to another slave; a slave lost under it sends it to
 // another, up to MaxAttempts slaves. It fails with errNoCapacity or
 // errQueueFull (no slave had room in time), errTaskTimeout, errTaskFailed,
-// or ctx's error.
+// or ctx's error. Every task it numbers is listed by /api/tasks.
 func (m *Master) Submit(ctx context.Context, t tasks.Task, n uint64) (Result, error) {
 	start := time.Now()
+	res, err := m.submit(ctx, t, n, start)
+	rec := taskRecord{id: res.TaskID, task: t.Name, n: n, slave: res.Slave, start: start,
+		took: res.Duration, status: taskStatusOf(err)}
+	if err != nil {
+		rec.took, rec.err = time.Since(start), err.Error()
+	}
+	m.stats.finished(rec, res.Value)
+	return res, err
+}
+
+func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.Time) (Result, error) {
 	id := m.taskSeq.Add(1)
 	load := t.Load(n)
 	var skip []*member
@@ -96,9 +107,17 @@ func (m *Master) runOn(ctx context.Context, mb *member, t tasks.Task, n, load ui
 	for {
 		select {
 		case ev := <-c.events:
-			if ev.kind != outcomeAck {
-				return ev, nil
+			switch {
+			case ev.kind == outcomeAck:
+				continue
+			case ev.kind == outcomeNak:
+				mb.refused.Add(1)
+			case ev.kind == outcomeResult && ev.result.OK:
+				mb.done.Add(1)
+			case ev.kind == outcomeResult:
+				mb.failed.Add(1)
 			}
+			return ev, nil
 		case <-ctx.Done():
 			return event{}, ctx.Err()
 		}

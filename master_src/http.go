@@ -21,7 +21,12 @@ import (
 
 func (m *Master) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", m.handleIndex)
+	mux.HandleFunc("GET /{$}", m.handlePage)
+	mux.HandleFunc("GET /static/{asset}", handleAsset)
+	mux.HandleFunc("GET /api/status", m.handleStatus)
+	mux.HandleFunc("GET /api/slaves", m.handleSlaves)
+	mux.HandleFunc("GET /api/tasks", m.handleTasks)
+	mux.HandleFunc("GET /api/", handleAPINotFound)
 	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -51,8 +56,10 @@ func (m *Master) handleTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := m.serveTask(w, r, t)
+	end := time.Now()
 	m.metrics.requests.WithLabelValues(t.Name, strconv.Itoa(status)).Inc()
-	m.metrics.latency.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
+	m.metrics.latency.WithLabelValues(t.Name).Observe(end.Sub(start).Seconds())
+	m.stats.observe(end, end.Sub(start))
 }
 
 // serveTask answers one task request and returns the status it sent.
@@ -121,17 +128,6 @@ func (m *Master) handleTargets(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	respondJSON(w, http.StatusOK, groups)
-}
-
-func (m *Master) handleIndex(w http.ResponseWriter, _ *http.Request) {
-	slaves, queued := m.pool.size()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "plug-and-play load balancer: master\nalgorithm: %s\nslaves: %d\nqueued requests: %d\n\n",
-		m.opts.Algorithm, slaves, queued)
-	for _, t := range tasks.All() {
-		fmt.Fprintf(w, "GET /%s?n=N   n from 0 to %d\n", t.Name, t.MaxN)
-	}
-	fmt.Fprint(w, "GET /ok   liveness\nGET /metrics   Prometheus metrics\nGET /sd/targets   Prometheus HTTP service discovery of the slaves\n")
 }
 
 func taskList() string {

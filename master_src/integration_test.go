@@ -60,7 +60,7 @@ func TestClusterAnswers(t *testing.T) {
 		{"/primes?n=18446744073709551616", 400, "n must be a whole number from 0 to 200000..."},
 		{"/sqrt?n=4", 404, "unknown task \"sqrt\": tasks are fibonacci, primes\n"},
 		{"/ok", 200, "ok\n"},
-		{"/", 200, "plug-and-play load balancer: master..."},
+		{"/", 200, "<!doctype html>..."},
 	}
 	for _, tt := range tests {
 		status, _, body := testutil.Get(t, base+tt.path, "")

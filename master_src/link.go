@@ -113,6 +113,16 @@ func (l *slaveLink) lose(cause error) {
 
 var errLinkLost = errors.New("slave link lost")
 
+// cause says why the link was lost; "" while it is up.
+func (l *slaveLink) cause() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lostErr == nil {
+		return ""
+	}
+	return l.lostErr.Error()
+}
+
 // send registers a call for task req and writes it on the task link.
 func (l *slaveLink) send(req packets.TaskRequest, load uint64) (*call, error) {
 	c := &call{load: load, events: make(chan event, 2)}

@@ -22,6 +22,8 @@ type Master struct {
 	pool    *pool
 	metrics *metrics
 	joins   *joinTable
+	stats   *stats
+	page    []byte // the status page, rendered once
 
 	udp    *net.UDPConn
 	httpLn net.Listener
@@ -49,10 +51,16 @@ func New(opts Options) (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
+	page, err := renderPage()
+	if err != nil {
+		return nil, err
+	}
 	m := &Master{
 		opts: opts, log: opts.Log, pool: newPool(algo, opts.QueueLength),
 		joins: newJoinTable(), members: make(map[*member]struct{}),
+		stats: newStats(opts.RecentTasks, time.Now()), page: page,
 	}
+	m.pool.historyLen, m.pool.lostFor = opts.LoadHistory, opts.LostSlaveTTL
 	m.metrics = newMetrics(m.pool)
 	lc := net.ListenConfig{}
 	if opts.Iface != "" {

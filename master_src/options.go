@@ -45,6 +45,14 @@ type Options struct {
 	// lost under it (refusals do not count).
 	MaxAttempts int
 
+	// The status page and its API: LoadHistory is how many load reports
+	// per slave are kept for its load chart, RecentTasks how many finished
+	// tasks are listed, LostSlaveTTL how long a lost slave stays listed
+	// (in state "lost").
+	LoadHistory  int
+	RecentTasks  int
+	LostSlaveTTL time.Duration
+
 	Log *logger.Logger
 }
 
@@ -63,6 +71,9 @@ func NewOptions() Options {
 		QueueWait:      10 * time.Second,
 		TaskTimeout:    60 * time.Second,
 		MaxAttempts:    3,
+		LoadHistory:    180,
+		RecentTasks:    100,
+		LostSlaveTTL:   30 * time.Second,
 		Log:            logger.Discard(),
 	}
 }
@@ -79,6 +90,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("task, join and monitor timeouts must be positive")
 	case o.MaxAttempts < 1:
 		return fmt.Errorf("max attempts must be at least 1, got %d", o.MaxAttempts)
+	case o.LoadHistory < 0 || o.RecentTasks < 0 || o.LostSlaveTTL < 0:
+		return fmt.Errorf("load history, recent tasks and lost slave TTL must not be negative")
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/packets"
@@ -34,6 +35,17 @@ type member struct {
 	lastReport  time.Time // when that report came
 	outstanding uint64    // load assigned and not yet seen completed
 	inFlight    int
+
+	// For the status page (status.go): when it joined, how many load
+	// reports came, and the load metric of the last len(history) of them
+	// (report k at history[k%len(history)]).
+	joinedAt time.Time
+	reports  uint64
+	history  []float64
+
+	// What became of the tasks sent to it, counted by dispatch without
+	// the pool's lock.
+	done, failed, refused atomic.Uint64
 }
 
 // load is the master's view of the load metric: the DESIGN's committed load ×
@@ -60,6 +72,12 @@ type pool struct {
 	index   []int
 	queued  int
 	changed chan struct{} // closed and replaced when room may have appeared
+
+	// For the status page: load reports kept per slave, how long a lost
+	// slave stays listed, and those lost in that time, oldest first.
+	historyLen int
+	lostFor    time.Duration
+	lost       []slaveStatus
 }
 
 func newPool(algo Algorithm, maxQueue int) *pool {
@@ -77,7 +95,9 @@ func (p *pool) add(key SlaveKey, metricsPort uint16, link *slaveLink, first pack
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.nextSeq++
-	m := &member{key: key, seq: p.nextSeq, link: link, metricsPort: metricsPort}
+	m := &member{key: key, seq: p.nextSeq, link: link, metricsPort: metricsPort,
+		joinedAt: time.Now(), history: make([]float64, p.historyLen)}
+	p.forgetLostLocked(key)
 	link.release = func(load uint64) { p.release(m, load) }
 	link.leave = func() { p.remove(m) }
 	p.applyLocked(m, first)
@@ -86,13 +106,17 @@ func (p *pool) add(key SlaveKey, metricsPort uint16, link *slaveLink, first pack
 	return m
 }
 
-// remove drops m from the pool; removing twice is harmless.
+// remove drops m from the pool; removing twice is harmless. The status
+// page lists it as lost for a while.
 func (p *pool) remove(m *member) {
+	cause := m.link.cause()
+	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, x := range p.members {
 		if x == m {
 			p.members = append(p.members[:i], p.members[i+1:]...)
+			p.keepLostLocked(m, cause, now)
 			p.notifyLocked()
 			return
 		}
@@ -131,6 +155,10 @@ func (p *pool) report(m *member, r packets.LoadReport) {
 
 func (p *pool) applyLocked(m *member, r packets.LoadReport) {
 	m.maxLoad, m.factor, m.reported, m.lastReport = r.MaxLoad, r.Factor, r.Load, time.Now()
+	if len(m.history) > 0 {
+		m.history[m.reports%uint64(len(m.history))] = chartValue(r.Load)
+	}
+	m.reports++
 }
 
 // release returns the load of a task that m finished, refused or lost.
