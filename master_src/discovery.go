@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lbproject/loadbalancer/common/discovery"
 	"github.com/lbproject/loadbalancer/common/packets"
 )
 
@@ -80,12 +81,17 @@ func (m *Master) serveDiscovery(ctx context.Context) {
 			}
 			return
 		}
-		msg, err := packets.Decode(buf[:n])
-		if err != nil {
-			m.log.Debug("dropped discovery packet", "from", from, "err", err)
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if !m.sources.allow(from.Addr(), time.Now()) {
+			m.metrics.handshakeDropped.WithLabelValues("rate_limited").Inc()
 			continue
 		}
-		key := SlaveKey{IP: from.Addr().Unmap(), ID: from.Port()}
+		msg, err := m.guard.Open(buf[:n])
+		if err != nil {
+			m.refuseUnauthenticated(buf[:n], from, err)
+			continue
+		}
+		key := SlaveKey{IP: from.Addr(), ID: from.Port()}
 		switch msg := msg.(type) {
 		case packets.JoinRequest:
 			m.answerJoin(joinKey{key, msg.Monitor}, from)
@@ -100,6 +106,34 @@ func (m *Master) serveDiscovery(ctx context.Context) {
 		default:
 			m.log.Debug("dropped discovery packet", "from", from, "type", msg.Type())
 		}
+	}
+}
+
+// refuseUnauthenticated drops a packet that failed decoding or the secret's
+// check. A plain join request to a master with a secret gets a plain NAK
+// saying why, so a misconfigured node's operator is told; nothing else is
+// answered.
+func (m *Master) refuseUnauthenticated(b []byte, from netip.AddrPort, err error) {
+	reason := "malformed"
+	switch {
+	case errors.Is(err, packets.ErrBadMAC):
+		reason = "bad_mac"
+	case errors.Is(err, discovery.ErrStale):
+		reason = "stale"
+	case errors.Is(err, discovery.ErrReplay):
+		reason = "replayed"
+	}
+	m.metrics.handshakeDropped.WithLabelValues(reason).Inc()
+	plain, perr := packets.Decode(b)
+	req, isJoin := plain.(packets.JoinRequest)
+	if !m.guard.Secured() || perr != nil || !isJoin {
+		m.log.Debug("dropped discovery packet", "from", from, "err", err)
+		return
+	}
+	m.log.Warning("join refused: no secret", "from", from, "monitor", req.Monitor)
+	nak := packets.JoinReply{Monitor: req.Monitor, Reason: "this master requires the shared secret (-secret or LB_SECRET)"}
+	if _, err := m.udp.WriteToUDPAddrPort(packets.Encode(nak), from); err != nil {
+		m.log.Warning("join reply not sent", "to", from, "err", err)
 	}
 }
 
@@ -118,7 +152,7 @@ func (m *Master) answerJoin(k joinKey, from netip.AddrPort) {
 	} else {
 		m.log.Info("join request refused", role, k.SlaveKey, "reason", reply.Reason)
 	}
-	if _, err := m.udp.WriteToUDPAddrPort(packets.Encode(reply), from); err != nil {
+	if _, err := m.udp.WriteToUDPAddrPort(m.guard.Seal(reply), from); err != nil {
 		m.log.Warning("join reply not sent", role, k.SlaveKey, "err", err)
 	}
 }
@@ -197,6 +231,10 @@ func (m *Master) connect(ctx context.Context, key SlaveKey, c packets.SlaveJoinC
 		return err
 	}
 	mb := m.pool.add(key, c.MetricsPort, link, first)
+	link.draining = func() {
+		m.pool.drain(mb)
+		m.log.Info("slave draining: no new tasks, waiting for those it holds", "slave", key)
+	}
 	joined()
 	if !m.track(mb) {
 		m.pool.remove(mb)

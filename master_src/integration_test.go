@@ -285,3 +285,69 @@ func TestRetryNeverPicksTheLostSlave(t *testing.T) {
 		t.Fatalf("%d slaves left, want only the healthy one", n)
 	}
 }
+
+// A stopping slave drains: the task it holds finishes there (no
+// re-dispatch), and new tasks go elsewhere meanwhile.
+func TestDrainingSlaveFinishesItsTask(t *testing.T) {
+	o := testutil.MasterOptions(t)
+	o.Algorithm = "first_available"
+	m, _ := testutil.StartMaster(t, o)
+	first, firstNode := testutil.StartSlave(t, testutil.SlaveOptions(t, m.DiscoveryAddr().String()))
+	testutil.WaitFor(t, 10*time.Second, "first slave", func() bool { return m.Slaves() == 1 })
+	testutil.StartSlave(t, testutil.SlaveOptions(t, m.DiscoveryAddr().String()))
+	testutil.WaitFor(t, 10*time.Second, "second slave", func() bool { return m.Slaves() == 2 })
+	base := "http://" + m.HTTPAddr().String()
+
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	long := make(chan answer, 1)
+	go func() {
+		status, _, body, err := testutil.Fetch(base+"/primes?n=100000", "")
+		long <- answer{status, body, err}
+	}()
+	testutil.WaitFor(t, 10*time.Second, "the long task on the first slave", func() bool {
+		_, running := first.Load()
+		return running == 1
+	})
+	stopped := make(chan struct{})
+	go func() {
+		firstNode.Stop() // what SIGTERM does
+		close(stopped)
+	}()
+	// While it drains, new tasks go to the second slave.
+	testutil.WaitFor(t, 10*time.Second, "the first slave to be draining", func() bool {
+		_, _, body, err := testutil.Fetch(base+"/api/slaves", "")
+		return err == nil && strings.Contains(body, `"state":"draining"`)
+	})
+	status, _, body, err := testutil.Fetch(base+"/fibonacci?n=20", "application/json")
+	if err != nil || status != 200 || !strings.Contains(body, `"result":"6765"`) || strings.Contains(body, `"slave":"`+first.Key()) {
+		t.Fatalf("a task during the drain: %v %d %s", err, status, body)
+	}
+	a := <-long
+	if a.err != nil || a.status != 200 || a.body != "9592\n" {
+		t.Fatalf("the drained task: %v %d %q", a.err, a.status, a.body)
+	}
+	<-stopped
+	if n := metricValue(t, base, "master_tasks_redispatched_total"); n != 0 {
+		t.Fatalf("%v tasks re-dispatched; a drain must not need any", n)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the drained slave to leave", func() bool { return m.Slaves() == 1 })
+}
+
+func metricValue(t *testing.T, base, name string) float64 {
+	t.Helper()
+	_, _, body := testutil.Get(t, base+"/metrics", "")
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err == nil {
+				return f
+			}
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}

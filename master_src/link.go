@@ -44,6 +44,7 @@ type slaveLink struct {
 	tasks              *packets.Writer
 	release            func(load uint64) // returns a finished task's load to the pool
 	leave              func()            // takes the slave out of the pool
+	draining           func()            // stops placing tasks on the slave
 
 	mu      sync.Mutex
 	calls   map[uint64]*call
@@ -179,6 +180,8 @@ func (l *slaveLink) readResults() error {
 				l.release(c.load)
 				c.events <- event{kind: outcomeResult, result: m}
 			}
+		case packets.Leaving:
+			l.draining()
 		default:
 			return fmt.Errorf("result link: unexpected %s", m.Type())
 		}

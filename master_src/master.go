@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lbproject/loadbalancer/common/discovery"
 	"github.com/lbproject/loadbalancer/common/logger"
 	"github.com/lbproject/loadbalancer/common/netif"
 )
@@ -22,6 +23,8 @@ type Master struct {
 	pool    *pool
 	metrics *metrics
 	joins   *joinTable
+	guard   *discovery.Guard // seals and checks handshake packets
+	sources *sourceLimiter   // handshake packets per source IP
 	stats   *stats
 	page    []byte // the status page, rendered once
 
@@ -58,6 +61,7 @@ func New(opts Options) (*Master, error) {
 	m := &Master{
 		opts: opts, log: opts.Log, pool: newPool(algo, opts.QueueLength),
 		joins: newJoinTable(), members: make(map[*member]struct{}),
+		guard: discovery.NewGuard(opts.Secret), sources: newSourceLimiter(opts.HandshakeRate, opts.HandshakeBurst),
 		stats: newStats(opts.RecentTasks, time.Now()), page: page,
 	}
 	m.pool.historyLen, m.pool.lostFor = opts.LoadHistory, opts.LostSlaveTTL

@@ -11,6 +11,8 @@ type metrics struct {
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	redispatched prometheus.Counter
+	// handshakeDropped counts discovery packets dropped, by reason.
+	handshakeDropped *prometheus.CounterVec
 }
 
 func newMetrics(p *pool) *metrics {
@@ -24,6 +26,10 @@ func newMetrics(p *pool) *metrics {
 			Help:    "Time from a task request's arrival to its answer, by task.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
 		}, []string{"task"}),
+		handshakeDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "master_handshake_packets_dropped_total",
+			Help: "Discovery packets dropped: rate_limited (per source IP), malformed, bad_mac, stale or replayed.",
+		}, []string{"reason"}),
 		redispatched: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "master_tasks_redispatched_total", Help: "Tasks sent to another slave after the slave running them was lost.",
 		}),
@@ -34,7 +40,7 @@ func newMetrics(p *pool) *metrics {
 	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "master_queue_length", Help: "Task requests waiting for a slave with room.",
 	}, func() float64 { _, q := p.size(); return float64(q) })
-	m.registry.MustRegister(m.requests, m.latency, m.redispatched, slaves, queued,
+	m.registry.MustRegister(m.requests, m.latency, m.redispatched, m.handshakeDropped, slaves, queued,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -53,6 +53,14 @@ type Options struct {
 	RecentTasks  int
 	LostSlaveTTL time.Duration
 
+	// Secret, when set, authenticates every handshake packet (HMAC); all
+	// nodes of a cluster must share it.
+	Secret string
+	// HandshakeRate and HandshakeBurst bound the handshake packets handled
+	// per source IP (a join is 1 request and 10 confirms).
+	HandshakeRate  float64
+	HandshakeBurst int
+
 	Log *logger.Logger
 }
 
@@ -71,6 +79,8 @@ func NewOptions() Options {
 		QueueWait:      10 * time.Second,
 		TaskTimeout:    60 * time.Second,
 		MaxAttempts:    3,
+		HandshakeRate:  50,
+		HandshakeBurst: 100,
 		LoadHistory:    180,
 		RecentTasks:    100,
 		LostSlaveTTL:   30 * time.Second,
@@ -88,6 +98,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("queue length and wait must not be negative")
 	case o.TaskTimeout <= 0 || o.JoinTimeout <= 0 || o.MonitorTimeout <= 0:
 		return fmt.Errorf("task, join and monitor timeouts must be positive")
+	case o.HandshakeRate <= 0 || o.HandshakeBurst < 1:
+		return fmt.Errorf("handshake rate and burst must be positive")
 	case o.MaxAttempts < 1:
 		return fmt.Errorf("max attempts must be at least 1, got %d", o.MaxAttempts)
 	case o.LoadHistory < 0 || o.RecentTasks < 0 || o.LostSlaveTTL < 0:

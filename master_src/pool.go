@@ -35,6 +35,7 @@ type member struct {
 	lastReport  time.Time // when that report came
 	outstanding uint64    // load assigned and not yet seen completed
 	inFlight    int
+	draining    bool // said it is leaving: finishing its tasks, taking no new one
 
 	// For the status page (status.go): when it joined, how many load
 	// reports came, and the load metric of the last len(history) of them
@@ -121,6 +122,13 @@ func (p *pool) remove(m *member) {
 			return
 		}
 	}
+}
+
+// drain stops placing tasks on m, which finishes those it holds and leaves.
+func (p *pool) drain(m *member) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m.draining = true
 }
 
 // contains reports whether key is in the pool.
@@ -227,7 +235,7 @@ func (p *pool) acquire(ctx context.Context, load uint64, skip *[]*member, deadli
 func (p *pool) pickLocked(load uint64, skip []*member) (m *member, skipped bool) {
 	p.cands, p.index = p.cands[:0], p.index[:0]
 	for i, m := range p.members {
-		if m.outstanding+load > m.maxLoad || m.outstanding+load < load {
+		if m.draining || m.outstanding+load > m.maxLoad || m.outstanding+load < load {
 			continue
 		}
 		if contains(skip, m) {

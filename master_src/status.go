@@ -26,9 +26,8 @@ const (
 	stateJoining = "joining"
 	// stateServing: in the pool, taking tasks.
 	stateServing = "serving"
-	// stateDraining is reserved for a graceful drain (a slave that takes no
-	// new tasks while it finishes its own). Nothing sets it yet; it is part
-	// of the API so that clients handle it from the start.
+	// stateDraining: said it is leaving (SIGTERM): takes no new task,
+	// finishes those it holds, then closes its links.
 	stateDraining = "draining"
 	// stateLost: left the pool (links closed, or a load poll unanswered);
 	// listed for Options.LostSlaveTTL with its figures as they were then.
@@ -328,8 +327,12 @@ func (m *member) statusLocked(now time.Time, history int) slaveStatus {
 	for i := range hist {
 		hist[i] = m.history[(m.reports-h+uint64(i))%uint64(len(m.history))]
 	}
+	state := stateServing
+	if m.draining {
+		state = stateDraining
+	}
 	return slaveStatus{
-		Slave: m.key.String(), IP: m.key.IP.String(), ID: m.key.ID, State: stateServing,
+		Slave: m.key.String(), IP: m.key.IP.String(), ID: m.key.ID, State: state,
 		JoinedAt: apiTimePtr(m.joinedAt), Load: m.load(), ReportedLoad: m.reported, CPUFraction: m.factor,
 		CommittedLoad: m.outstanding, MaxLoad: m.maxLoad, TasksInFlight: m.inFlight,
 		TasksDone: m.done.Load(), TasksFailed: m.failed.Load(), TasksRefused: m.refused.Load(),

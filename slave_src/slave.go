@@ -80,6 +80,9 @@ func New(opts Options) (*Slave, error) {
 // ID is the slave's ID: the port of its discovery socket.
 func (s *Slave) ID() uint16 { return uint16(s.udp.LocalAddr().(*net.UDPAddr).Port) }
 
+// Key is how the master names the slave: IP:ID.
+func (s *Slave) Key() string { return netip.AddrPortFrom(s.iface.Addr, s.ID()).String() }
+
 // Load returns the committed load and the number of tasks running.
 func (s *Slave) Load() (committed uint64, running int) { return s.exec.state() }
 

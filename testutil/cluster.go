@@ -40,7 +40,9 @@ func MasterOptions(t testing.TB) master.Options {
 	o.HTTPAddr = "127.0.0.1:0"
 	o.DiscoveryAddr = "127.0.0.1:0"
 	o.PollInterval = 100 * time.Millisecond
-	o.PollTimeout = time.Second
+	o.PollTimeout = 5 * time.Second // generous: a busy CI machine must not drop live slaves
+	// On loopback every node has the same source IP: no per-source limit.
+	o.HandshakeRate, o.HandshakeBurst = 1e6, 1e6
 	o.Log = Logger(t, "master", "info")
 	return o
 }

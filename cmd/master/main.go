@@ -37,6 +37,9 @@ func run(ctx context.Context) error {
 	fs.DurationVar(&o.QueueWait, "queue-wait", o.QueueWait, "how long a request waits for a slave with room before 503")
 	fs.DurationVar(&o.TaskTimeout, "task-timeout", o.TaskTimeout, "how long a dispatched task may take before 504")
 	fs.IntVar(&o.MaxAttempts, "max-attempts", o.MaxAttempts, "most slaves a task is sent to when slaves die under it")
+	fs.Float64Var(&o.HandshakeRate, "handshake-rate", o.HandshakeRate, "handshake packets handled per second per source IP (more are dropped)")
+	fs.IntVar(&o.HandshakeBurst, "handshake-burst", o.HandshakeBurst, "burst of handshake packets allowed per source IP")
+	secret := cli.SecretFlag(fs)
 	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
 	args, err := cli.Parse(fs, os.Args[1:])
 	if err != nil {
@@ -49,6 +52,7 @@ func run(ctx context.Context) error {
 	default:
 		return fmt.Errorf("one algorithm at most, got %q", args)
 	}
+	o.Secret = cli.Secret(*secret)
 	if o.Log, err = logger.New("master", os.Stderr, *level); err != nil {
 		return err
 	}

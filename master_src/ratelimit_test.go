@@ -1,0 +1,48 @@
+package master
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestSourceLimiter(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_800_000_000, 0)
+	l := newSourceLimiter(10, 5)
+	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	allowed := 0
+	for i := 0; i < 100; i++ {
+		if l.allow(a, now) {
+			allowed++
+		}
+	}
+	if allowed != 5 {
+		t.Fatalf("a burst of 100 from one source: %d allowed, want the burst of 5", allowed)
+	}
+	if !l.allow(b, now) {
+		t.Fatal("another source was limited by the first one's flood")
+	}
+	if !l.allow(a, now.Add(200*time.Millisecond)) {
+		t.Fatal("the source was not refilled at 10/s after 200 ms")
+	}
+}
+
+func TestSourceLimiterBoundsMemory(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_800_000_000, 0)
+	l := newSourceLimiter(10, 5)
+	for i := 0; i < maxSources; i++ {
+		l.allow(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), now)
+	}
+	newcomer := netip.MustParseAddr("192.0.2.1")
+	if l.allow(newcomer, now) {
+		t.Fatal("a new source was tracked beyond the bound")
+	}
+	if !l.allow(newcomer, now.Add(2*sourceIdleExpiry)) {
+		t.Fatal("idle sources were not forgotten to make room")
+	}
+	if len(l.sources) > maxSources {
+		t.Fatalf("%d sources tracked, bound %d", len(l.sources), maxSources)
+	}
+}
