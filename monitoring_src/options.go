@@ -48,7 +48,7 @@ func NewOptions() Options {
 		},
 		Interval:      5 * time.Second,
 		JoinFirstWait: 250 * time.Millisecond,
-		JoinMaxWait:   4 * time.Second,
+		JoinMaxWait:   2 * time.Second,
 		LinkTimeout:   5 * time.Second,
 		Log:           logger.Discard(),
 	}

@@ -59,7 +59,7 @@ func NewOptions() Options {
 		MaxLoad:       DefaultMaxLoad,
 		TargetDir:     DefaultTargetDir,
 		JoinFirstWait: 250 * time.Millisecond,
-		JoinMaxWait:   4 * time.Second,
+		JoinMaxWait:   2 * time.Second,
 		ConfirmBurst:  10,
 		LinkTimeout:   5 * time.Second,
 		MissedPolls:   3,
