@@ -84,8 +84,8 @@ func New(opts Options) (*Master, error) {
 	m.http = &http.Server{
 		Handler:           m.routes(),
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		ReadTimeout:       2 * opts.ReadHeaderTimeout,
 		// A request may queue, then run through re-dispatches.
 		WriteTimeout: opts.QueueWait + opts.TaskTimeout + 5*time.Second,
 		IdleTimeout:  2 * time.Minute,

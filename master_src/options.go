@@ -17,6 +17,10 @@ type Options struct {
 	Algorithm string
 	// HTTPAddr is where the HTTP API listens.
 	HTTPAddr string
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request headers (and twice that for the whole request), so slow
+	// clients cannot hold connections open.
+	ReadHeaderTimeout time.Duration
 	// DiscoveryAddr is where join requests are received (UDP).
 	DiscoveryAddr string
 	// Iface, when set, restricts discovery to that interface.
@@ -67,29 +71,32 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() Options {
 	return Options{
-		Algorithm:      DefaultAlgorithm,
-		HTTPAddr:       fmt.Sprintf(":%d", constants.HTTPPort),
-		DiscoveryAddr:  fmt.Sprintf(":%d", constants.DiscoveryPort),
-		MaxSlaves:      30,
-		PollInterval:   time.Second,
-		PollTimeout:    2 * time.Second,
-		JoinTimeout:    5 * time.Second,
-		MonitorTimeout: time.Minute,
-		QueueLength:    1024,
-		QueueWait:      10 * time.Second,
-		TaskTimeout:    60 * time.Second,
-		MaxAttempts:    3,
-		HandshakeRate:  50,
-		HandshakeBurst: 100,
-		LoadHistory:    180,
-		RecentTasks:    100,
-		LostSlaveTTL:   30 * time.Second,
-		Log:            logger.Discard(),
+		Algorithm:         DefaultAlgorithm,
+		HTTPAddr:          fmt.Sprintf(":%d", constants.HTTPPort),
+		DiscoveryAddr:     fmt.Sprintf(":%d", constants.DiscoveryPort),
+		MaxSlaves:         30,
+		ReadHeaderTimeout: 5 * time.Second,
+		PollInterval:      time.Second,
+		PollTimeout:       2 * time.Second,
+		JoinTimeout:       5 * time.Second,
+		MonitorTimeout:    time.Minute,
+		QueueLength:       1024,
+		QueueWait:         10 * time.Second,
+		TaskTimeout:       60 * time.Second,
+		MaxAttempts:       3,
+		HandshakeRate:     50,
+		HandshakeBurst:    100,
+		LoadHistory:       180,
+		RecentTasks:       100,
+		LostSlaveTTL:      30 * time.Second,
+		Log:               logger.Discard(),
 	}
 }
 
 func (o Options) validate() error {
 	switch {
+	case o.ReadHeaderTimeout <= 0:
+		return fmt.Errorf("read header timeout must be positive")
 	case o.MaxSlaves < 1:
 		return fmt.Errorf("max slaves must be at least 1, got %d", o.MaxSlaves)
 	case o.PollInterval <= 0 || o.PollTimeout <= 0:

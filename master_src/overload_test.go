@@ -1,0 +1,66 @@
+package master_test
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/lbproject/loadbalancer/testutil"
+)
+
+// A client that gives up while its request waits for room leaves the
+// queue at once.
+func TestClientLeavingFreesItsQueuePlace(t *testing.T) {
+	o := testutil.MasterOptions(t)
+	o.QueueWait = time.Minute
+	m, _ := testutil.StartMaster(t, o)
+	so := testutil.SlaveOptions(t, m.DiscoveryAddr().String())
+	so.MaxLoad = 100 // room for fibonacci n ≤ 100 only
+	testutil.StartSlave(t, so)
+	testutil.WaitFor(t, 10*time.Second, "slave", func() bool { return m.Slaves() == 1 })
+	base := "http://" + m.HTTPAddr().String()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/fibonacci?n=101", nil)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	queue := func() float64 { return metricValue(t, base, "master_queue_length") }
+	testutil.WaitFor(t, 10*time.Second, "the request to queue", func() bool { return queue() == 1 })
+	cancel()
+	<-done
+	testutil.WaitFor(t, 5*time.Second, "the queue to empty", func() bool { return queue() == 0 })
+}
+
+// A client that sends its headers too slowly (slowloris) is cut off.
+func TestSlowHeadersCutOff(t *testing.T) {
+	o := testutil.MasterOptions(t)
+	o.ReadHeaderTimeout = 300 * time.Millisecond
+	m, _ := testutil.StartMaster(t, o)
+	c, err := net.Dial("tcp", m.HTTPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("GET /ok HTTP/1.1\r\nHost: x\r\n")); err != nil { // headers never finished
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = bufio.NewReader(c).ReadString('\n')
+	if err == nil {
+		// Go's server may answer 408 first; the connection must then close.
+		_, err = bufio.NewReader(c).ReadString(0)
+	}
+	if d := time.Since(start); err == nil || d > 5*time.Second {
+		t.Fatalf("slow client kept its connection for %s (err %v)", d, err)
+	}
+}
