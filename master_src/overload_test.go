@@ -3,6 +3,7 @@ package master_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"testing"
@@ -62,5 +63,37 @@ func TestSlowHeadersCutOff(t *testing.T) {
 	}
 	if d := time.Since(start); err == nil || d > 5*time.Second {
 		t.Fatalf("slow client kept its connection for %s (err %v)", d, err)
+	}
+}
+
+// A flood of heavy tasks must not starve the slave's load link: with the
+// default worker cap the slave keeps answering polls and is never taken for
+// dead, so nothing is lost or re-dispatched.
+func TestTaskFloodKeepsSlaveAlive(t *testing.T) {
+	o := testutil.MasterOptions(t)
+	o.PollInterval, o.PollTimeout = 100*time.Millisecond, 600*time.Millisecond
+	m, _ := testutil.StartMaster(t, o)
+	testutil.StartSlave(t, testutil.SlaveOptions(t, m.DiscoveryAddr().String()))
+	testutil.WaitFor(t, 10*time.Second, "slave", func() bool { return m.Slaves() == 1 })
+	base := "http://" + m.HTTPAddr().String()
+	const flood = 300
+	errs := make(chan string, flood)
+	for i := 0; i < flood; i++ {
+		go func() {
+			status, _, body, err := testutil.Fetch(base+"/primes?n=20000", "")
+			if err != nil || status != 200 || body != "2262\n" {
+				errs <- fmt.Sprintf("%v %d %q", err, status, body)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for i := 0; i < flood; i++ {
+		if e := <-errs; e != "" {
+			t.Fatalf("request %d: %s", i, e)
+		}
+	}
+	if v := metricValue(t, base, "master_tasks_redispatched_total"); v != 0 {
+		t.Fatalf("%v tasks re-dispatched: the slave was taken for dead under the flood", v)
 	}
 }

@@ -3,6 +3,7 @@
 package slave
 
 import (
+	"runtime"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/constants"
@@ -21,7 +22,9 @@ type Options struct {
 	// MaxLoad is the most committed load the slave accepts.
 	MaxLoad uint64
 	// Workers caps how many tasks compute at once (0: no cap); admitted
-	// tasks beyond it wait their turn.
+	// tasks beyond it wait their turn. The default, one per core, also keeps
+	// the load link answering at once under a flood of tasks: thousands of
+	// computing goroutines would starve it and get the slave taken for dead.
 	Workers int
 	// MetricsAddr is where /metrics is served; empty means the interface
 	// address on an ephemeral port.
@@ -57,6 +60,7 @@ func NewOptions() Options {
 	return Options{
 		DiscoveryPort: constants.DiscoveryPort,
 		MaxLoad:       DefaultMaxLoad,
+		Workers:       runtime.NumCPU(),
 		TargetDir:     DefaultTargetDir,
 		JoinFirstWait: 250 * time.Millisecond,
 		JoinMaxWait:   2 * time.Second,
