@@ -2,6 +2,7 @@ package master
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 )
@@ -18,6 +19,12 @@ type Candidate struct {
 	// Room is what stays free under the slave's max load once the task is
 	// placed there.
 	Room uint64
+	// Committed is the load the slave would hold with the task placed
+	// there: what it was assigned and has not finished, plus the task.
+	Committed uint64
+	// Latency is the peak-EWMA of the slave's round trip per unit of task
+	// load, in seconds; 0 until a task has come back from it.
+	Latency float64
 }
 
 // Algorithm picks one of a non-empty list of candidates and returns its
@@ -33,6 +40,8 @@ var algorithms = map[string]func() Algorithm{
 	"round_robin":      func() Algorithm { return &roundRobin{} },
 	"least_load":       func() Algorithm { return leastLoad{} },
 	"least_difference": func() Algorithm { return leastDifference{} },
+	"power_of_two":     func() Algorithm { return newPowerOfTwo(rand.Uint64()) },
+	"least_latency":    func() Algorithm { return leastLatency{} },
 }
 
 // DefaultAlgorithm is used when none is named.
@@ -109,6 +118,70 @@ func (leastDifference) Pick(cands []Candidate) int {
 		b := cands[best]
 		if c.Room < b.Room || (c.Room == b.Room && c.InFlight < b.InFlight) {
 			best = i + 1
+		}
+	}
+	return best
+}
+
+// powerOfTwo draws two candidates at random, without replacement, and takes
+// the less loaded (ties: fewer in flight, then the first drawn). Two random
+// choices keep most of least-load's balance while staying robust to stale
+// load figures, which make least-load herd (Mitzenmacher, "How useful is
+// old information?").
+type powerOfTwo struct {
+	rng *rand.Rand
+}
+
+func newPowerOfTwo(seed uint64) *powerOfTwo {
+	return &powerOfTwo{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+func (p *powerOfTwo) Pick(cands []Candidate) int {
+	if len(cands) == 1 {
+		return 0
+	}
+	i := p.rng.IntN(len(cands))
+	j := p.rng.IntN(len(cands) - 1)
+	if j >= i {
+		j++
+	}
+	a, b := cands[i], cands[j]
+	if b.Load < a.Load || (b.Load == a.Load && b.InFlight < a.InFlight) {
+		return j
+	}
+	return i
+}
+
+// leastLatency takes the candidate expected to finish soonest: its
+// peak-EWMA round trip per unit of load times the load it would then hold
+// (Finagle's and Linkerd's peak-EWMA, weighted by committed load rather
+// than request count, since tasks differ in size by orders of magnitude).
+// A slave with no observation yet is priced at the mean of the others, so
+// newcomers get work without being flooded. Ties: fewer in flight, then
+// join order.
+type leastLatency struct{}
+
+func (leastLatency) Pick(cands []Candidate) int {
+	sum, known := 0.0, 0
+	for _, c := range cands {
+		if c.Latency > 0 {
+			sum += c.Latency
+			known++
+		}
+	}
+	prior := 1.0
+	if known > 0 {
+		prior = sum / float64(known)
+	}
+	best, bestScore := 0, 0.0
+	for i, c := range cands {
+		lat := c.Latency
+		if lat == 0 {
+			lat = prior
+		}
+		score := lat * float64(c.Committed)
+		if i == 0 || score < bestScore || (score == bestScore && c.InFlight < cands[best].InFlight) {
+			best, bestScore = i, score
 		}
 	}
 	return best

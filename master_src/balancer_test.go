@@ -1,9 +1,11 @@
 package master
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAlgorithmPicks(t *testing.T) {
@@ -78,7 +80,7 @@ func TestNewAlgorithmUnknownListsValidNames(t *testing.T) {
 	if err == nil {
 		t.Fatal("unknown algorithm accepted")
 	}
-	for _, name := range []string{"first_available", "round_robin", "least_load", "least_difference"} {
+	for _, name := range []string{"first_available", "round_robin", "least_load", "least_difference", "power_of_two", "least_latency"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not list %s", err, name)
 		}
@@ -100,5 +102,64 @@ func BenchmarkPick(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+func TestPowerOfTwo(t *testing.T) {
+	t.Parallel()
+	p := newPowerOfTwo(42)
+	if got := p.Pick([]Candidate{{Seq: 7}}); got != 0 {
+		t.Fatalf("one candidate: picked %d", got)
+	}
+	for i := 0; i < 100; i++ {
+		if got := p.Pick([]Candidate{{Seq: 1, Load: 5}, {Seq: 2, Load: 1}}); got != 1 {
+			t.Fatalf("two candidates: picked %d, want the less loaded", got)
+		}
+	}
+	cands := []Candidate{{Seq: 1, Load: 1}, {Seq: 2, Load: 2}, {Seq: 3, Load: 3}}
+	counts := make([]int, 3)
+	for i := 0; i < 3000; i++ {
+		counts[p.Pick(cands)]++
+	}
+	// The most loaded never wins a draw; the least loaded wins the two
+	// draws it is in (2 of 3 pairs).
+	if counts[2] != 0 || counts[0] < 1800 || counts[0] > 2200 {
+		t.Fatalf("picks %v over 3000: want about 2000, 1000, 0", counts)
+	}
+}
+
+func TestLeastLatency(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		cands []Candidate
+		want  int
+	}{
+		{"faster per unit wins at equal commitment", []Candidate{{Latency: 2e-6, Committed: 100}, {Latency: 1e-6, Committed: 100}}, 1},
+		{"a slow slave with nothing queued beats a fast busy one", []Candidate{{Latency: 1e-6, Committed: 10000}, {Latency: 5e-6, Committed: 100}}, 1},
+		{"unknown slaves are priced at the mean", []Candidate{{Latency: 1e-6, Committed: 100}, {Latency: 3e-6, Committed: 100}, {Committed: 40}}, 2},
+		{"no observation at all: least committed", []Candidate{{Committed: 300}, {Committed: 200}, {Committed: 250}}, 1},
+		{"ties go to fewer in flight", []Candidate{{Latency: 1e-6, Committed: 100, InFlight: 3}, {Latency: 1e-6, Committed: 100, InFlight: 1}}, 1},
+	}
+	for _, tt := range tests {
+		if got := (leastLatency{}).Pick(tt.cands); got != tt.want {
+			t.Errorf("%s: picked %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestPeakEWMA(t *testing.T) {
+	t.Parallel()
+	var e peakEWMA
+	now := time.Unix(1_800_000_000, 0)
+	e.observe(1, now)
+	e.observe(5, now.Add(time.Second)) // a peak is taken at once
+	if e.value != 5 {
+		t.Fatalf("after a peak: %v, want 5", e.value)
+	}
+	e.observe(1, now.Add(time.Second+ewmaDecay)) // one time constant later: 1/e of the way back
+	want := 5*math.Exp(-1) + 1*(1-math.Exp(-1))
+	if math.Abs(e.value-want) > 1e-9 {
+		t.Fatalf("decay: %v, want %v", e.value, want)
 	}
 }

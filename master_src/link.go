@@ -34,6 +34,7 @@ type event struct {
 // requester that has gone away.
 type call struct {
 	load   uint64
+	sentAt time.Time
 	events chan event
 }
 
@@ -42,9 +43,10 @@ type slaveLink struct {
 	key                SlaveKey
 	load, task, result net.Conn
 	tasks              *packets.Writer
-	release            func(load uint64) // returns a finished task's load to the pool
-	leave              func()            // takes the slave out of the pool
-	draining           func()            // stops placing tasks on the slave
+	release            func(load uint64)                    // returns a finished task's load to the pool
+	observe            func(rtt time.Duration, load uint64) // records a task's round trip
+	leave              func()                               // takes the slave out of the pool
+	draining           func()                               // stops placing tasks on the slave
 
 	mu      sync.Mutex
 	calls   map[uint64]*call
@@ -126,7 +128,7 @@ func (l *slaveLink) cause() string {
 
 // send registers a call for task req and writes it on the task link.
 func (l *slaveLink) send(req packets.TaskRequest, load uint64) (*call, error) {
-	c := &call{load: load, events: make(chan event, 2)}
+	c := &call{load: load, sentAt: time.Now(), events: make(chan event, 2)}
 	l.mu.Lock()
 	if l.lostErr != nil {
 		l.mu.Unlock()
@@ -177,6 +179,7 @@ func (l *slaveLink) readResults() error {
 			}
 		case packets.TaskResult:
 			if c := l.finish(m.ID); c != nil {
+				l.observe(time.Since(c.sentAt), c.load)
 				l.release(c.load)
 				c.events <- event{kind: outcomeResult, result: m}
 			}

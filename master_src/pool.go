@@ -35,7 +35,8 @@ type member struct {
 	lastReport  time.Time // when that report came
 	outstanding uint64    // load assigned and not yet seen completed
 	inFlight    int
-	draining    bool // said it is leaving: finishing its tasks, taking no new one
+	draining    bool     // said it is leaving: finishing its tasks, taking no new one
+	latency     peakEWMA // seconds of round trip per unit of task load
 
 	// For the status page (status.go): when it joined, how many load
 	// reports came, and the load metric of the last len(history) of them
@@ -100,6 +101,7 @@ func (p *pool) add(key SlaveKey, metricsPort uint16, link *slaveLink, first pack
 		joinedAt: time.Now(), history: make([]float64, p.historyLen)}
 	p.forgetLostLocked(key)
 	link.release = func(load uint64) { p.release(m, load) }
+	link.observe = func(rtt time.Duration, load uint64) { p.observe(m, rtt, load) }
 	link.leave = func() { p.remove(m) }
 	p.applyLocked(m, first)
 	p.members = append(p.members, m)
@@ -167,6 +169,13 @@ func (p *pool) applyLocked(m *member, r packets.LoadReport) {
 		m.history[m.reports%uint64(len(m.history))] = chartValue(r.Load)
 	}
 	m.reports++
+}
+
+// observe records the round trip of a task of the given load on m.
+func (p *pool) observe(m *member, rtt time.Duration, load uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m.latency.observe(rtt.Seconds()/float64(max(load, 1)), time.Now())
 }
 
 // release returns the load of a task that m finished, refused or lost.
@@ -242,7 +251,10 @@ func (p *pool) pickLocked(load uint64, skip []*member) (m *member, skipped bool)
 			skipped = true
 			continue
 		}
-		p.cands = append(p.cands, Candidate{Seq: m.seq, Load: m.load(), InFlight: m.inFlight, Room: m.maxLoad - m.outstanding - load})
+		p.cands = append(p.cands, Candidate{
+			Seq: m.seq, Load: m.load(), InFlight: m.inFlight, Room: m.maxLoad - m.outstanding - load,
+			Committed: m.outstanding + load, Latency: m.latency.value,
+		})
 		p.index = append(p.index, i)
 	}
 	if len(p.cands) == 0 {

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"sync"
 	"testing"
@@ -11,7 +12,7 @@ import (
 )
 
 // newTestPool returns a pool of slaves with the given max loads, in order.
-func newTestPool(t *testing.T, algo string, maxQueue int, maxLoads ...uint64) (*pool, []*member) {
+func newTestPool(t testing.TB, algo string, maxQueue int, maxLoads ...uint64) (*pool, []*member) {
 	t.Helper()
 	a, err := NewAlgorithm(algo)
 	if err != nil {
@@ -184,5 +185,31 @@ func waitQueued(t *testing.T, p *pool, n int) {
 			return
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// BenchmarkAcquire measures a whole placement: building the candidates
+// from the pool, the algorithm's choice and the reservation, then the
+// release, for pools of 3, 100 and 1000 slaves.
+func BenchmarkAcquire(b *testing.B) {
+	for _, name := range AlgorithmNames() {
+		for _, n := range []int{3, 100, 1000} {
+			maxLoads := make([]uint64, n)
+			for i := range maxLoads {
+				maxLoads[i] = 1 << 40
+			}
+			p, _ := newTestPool(b, name, 0, maxLoads...)
+			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				var skip []*member
+				for b.Loop() {
+					m, err := p.acquire(context.Background(), 30, &skip, time.Time{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					p.release(m, 30)
+				}
+			})
+		}
 	}
 }
