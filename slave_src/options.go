@@ -46,8 +46,10 @@ type Options struct {
 	// DrainTimeout bounds how long a stopping slave waits for its tasks.
 	DrainTimeout time.Duration
 
-	// CPUFraction reports the fraction of CPU in use; nil means the
-	// 1-minute load average per core, from gosigar.
+	// LoadMetric names how the reported load is computed from the
+	// committed load (loadmetric.go).
+	LoadMetric string
+	// CPUFraction, when set, replaces the load metric's factor (tests).
 	CPUFraction func() (float64, error)
 	// Secret, when set, authenticates every handshake packet (HMAC); all
 	// nodes of a cluster must share it.
@@ -61,6 +63,7 @@ func NewOptions() Options {
 		DiscoveryPort: constants.DiscoveryPort,
 		MaxLoad:       DefaultMaxLoad,
 		Workers:       runtime.NumCPU(),
+		LoadMetric:    DefaultLoadMetric,
 		TargetDir:     DefaultTargetDir,
 		JoinFirstWait: 250 * time.Millisecond,
 		JoinMaxWait:   2 * time.Second,

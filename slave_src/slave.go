@@ -43,7 +43,9 @@ func New(opts Options) (*Slave, error) {
 	}
 	s := &Slave{opts: opts, iface: ifc, metrics: newMetrics(opts.MaxLoad), cpu: opts.CPUFraction}
 	if s.cpu == nil {
-		s.cpu = loadAveragePerCore
+		if s.cpu, err = newLoadMetric(opts.LoadMetric, opts.Workers); err != nil {
+			return nil, err
+		}
 	}
 	s.exec = &executor{maxLoad: opts.MaxLoad, metrics: s.metrics}
 	if opts.Workers > 0 {
@@ -220,7 +222,7 @@ func (s *Slave) report(seq uint32) packets.LoadReport {
 	committed, running := s.exec.state()
 	factor, err := s.cpu()
 	if err != nil {
-		s.opts.Log.Warning("CPU fraction unavailable, reporting committed load alone", "err", err)
+		s.opts.Log.Warning("load metric unavailable, reporting committed load alone", "err", err)
 		factor = 1
 	}
 	r := packets.LoadReport{
