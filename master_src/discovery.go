@@ -227,7 +227,7 @@ func (m *Master) connect(ctx context.Context, key SlaveKey, c packets.SlaveJoinC
 	loadR, loadW := bufio.NewReader(link.load), packets.NewWriter(link.load)
 	first, err := link.poll(loadR, loadW, 0, m.opts.JoinTimeout)
 	if err != nil {
-		link.closeConns()
+		link.abandon()
 		return err
 	}
 	mb := m.pool.add(key, c.MetricsPort, link, first)
@@ -238,7 +238,7 @@ func (m *Master) connect(ctx context.Context, key SlaveKey, c packets.SlaveJoinC
 	joined()
 	if !m.track(mb) {
 		m.pool.remove(mb)
-		link.closeConns()
+		link.abandon()
 		return errors.New("master shutting down")
 	}
 	n, _ := m.pool.size()

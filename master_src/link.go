@@ -42,7 +42,7 @@ type call struct {
 type slaveLink struct {
 	key                SlaveKey
 	load, task, result net.Conn
-	tasks              *packets.Writer
+	tasks              *packets.BatchWriter
 	release            func(load uint64)                    // returns a finished task's load to the pool
 	observe            func(rtt time.Duration, load uint64) // records a task's round trip
 	leave              func()                               // takes the slave out of the pool
@@ -80,8 +80,14 @@ func dialLinks(ctx context.Context, key SlaveKey, c packets.SlaveJoinConfirm, to
 			return nil, fmt.Errorf("greeting %s link: %w", x.kind, err)
 		}
 	}
-	l.tasks = packets.NewWriter(l.task)
+	l.tasks = packets.NewBatchWriter(l.task, 1024, func(err error) { l.lose(fmt.Errorf("writing tasks: %w", err)) })
 	return l, nil
+}
+
+// abandon closes a link that never joined the pool.
+func (l *slaveLink) abandon() {
+	l.closeConns()
+	l.tasks.Close()
 }
 
 func (l *slaveLink) closeConns() {
@@ -108,6 +114,7 @@ func (l *slaveLink) lose(cause error) {
 	l.mu.Unlock()
 	l.leave()
 	l.closeConns()
+	l.tasks.Close()
 	for _, c := range calls {
 		l.release(c.load)
 		c.events <- event{kind: outcomeLost, reason: cause.Error()}

@@ -22,7 +22,7 @@ type session struct {
 	poll   time.Duration
 
 	load, task, result net.Conn
-	results            *packets.Writer
+	results            *packets.BatchWriter
 
 	mu       sync.Mutex
 	draining bool
@@ -49,7 +49,7 @@ func (s *Slave) acceptLinks(ctx context.Context, master discovery.Master) (*sess
 		*l.conn = c
 		ss.poll = time.Duration(hello.PollIntervalMillis) * time.Millisecond
 	}
-	ss.results = packets.NewWriter(ss.result)
+	ss.results = packets.NewBatchWriter(ss.result, 1024, nil) // a failed write also fails watchResults' read
 	return ss, nil
 }
 
@@ -76,11 +76,13 @@ func (ss *session) serve(ctx context.Context) error {
 	case <-hard.Done():
 	case <-ctx.Done():
 		ss.drain(hard, &tasks)
+		ss.results.Close() // the results of the drained tasks go out before the links close
 		cancel(errLeft)
 	}
 	ss.close()
 	loops.Wait()
 	tasks.Wait()
+	ss.results.Close()
 	return context.Cause(hard)
 }
 

@@ -21,7 +21,8 @@ var Levels = []string{"debug", "info", "notice", "warning", "error", "critical"}
 
 // Logger writes key/value log lines at or above its level.
 type Logger struct {
-	l *logging.Logger
+	l     *logging.Logger
+	level logging.Level
 }
 
 // New returns a logger for module writing to w at the named level.
@@ -37,7 +38,7 @@ func New(module string, w io.Writer, level string) (*Logger, error) {
 	l.SetBackend(backend)
 	// Skip this wrapper so file= names the caller.
 	l.ExtraCalldepth = 1
-	return &Logger{l: l}, nil
+	return &Logger{l: l, level: lvl}, nil
 }
 
 // Discard returns a logger that writes nothing.
@@ -46,17 +47,36 @@ func Discard() *Logger {
 	return l
 }
 
+// The level checks come first so that a line below the level costs no
+// formatting: some lines are logged per request.
+
 // Debug logs msg with key/value pairs at DEBUG.
-func (l *Logger) Debug(msg string, kv ...any) { l.l.Debug(line(msg, kv)) }
+func (l *Logger) Debug(msg string, kv ...any) {
+	if l.level >= logging.DEBUG {
+		l.l.Debug(line(msg, kv))
+	}
+}
 
 // Info logs msg with key/value pairs at INFO.
-func (l *Logger) Info(msg string, kv ...any) { l.l.Info(line(msg, kv)) }
+func (l *Logger) Info(msg string, kv ...any) {
+	if l.level >= logging.INFO {
+		l.l.Info(line(msg, kv))
+	}
+}
 
 // Warning logs msg with key/value pairs at WARNING.
-func (l *Logger) Warning(msg string, kv ...any) { l.l.Warning(line(msg, kv)) }
+func (l *Logger) Warning(msg string, kv ...any) {
+	if l.level >= logging.WARNING {
+		l.l.Warning(line(msg, kv))
+	}
+}
 
 // Error logs msg with key/value pairs at ERROR.
-func (l *Logger) Error(msg string, kv ...any) { l.l.Error(line(msg, kv)) }
+func (l *Logger) Error(msg string, kv ...any) {
+	if l.level >= logging.ERROR {
+		l.l.Error(line(msg, kv))
+	}
+}
 
 // line renders msg="..." k="v" ...; values are quoted so that spaces and
 // bytes from the network cannot forge extra fields.
