@@ -5,7 +5,7 @@ GO       ?= go
 BINARIES := master slave monitoring
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test lint unit fuzz bench clean
+.PHONY: all build demo test lint unit fuzz bench bench_lab clean
 
 all: build
 
@@ -45,6 +45,22 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The algorithm lab (./bench, from cmd/bench; `./bench -h`): every algorithm
+# in turn on its own master with a heterogeneous pool of three slaves, all on
+# loopback, a short mixed workload; the table on stdout, JSON and chart in
+# LAB_DIR. `make bench_lab LAB_ARGS='-duration 10s -rate 300'` to vary it.
+# (./bench is built here, not in BINARIES: `bench` already names the Go
+# benchmarks target.)
+LAB_DIR    ?= $(CURDIR)/.lb/lab
+LAB_SLAVES ?= max-load=1e11,workers=2;max-load=5e10,workers=1;max-load=2e10,workers=1
+LAB_ARGS   ?= -workload mixed -duration 3s
+
+bench_lab: master slave
+	$(GO) build -o bench ./cmd/bench
+	mkdir -p '$(LAB_DIR)'
+	./bench -local -slaves '$(LAB_SLAVES)' -out '$(LAB_DIR)/lab.json' -chart '$(LAB_DIR)/lab.png' $(LAB_ARGS)
+	@echo "results: $(LAB_DIR)/lab.json, chart: $(LAB_DIR)/lab.png"
 
 clean:
 	rm -f $(BINARIES)

@@ -1,0 +1,173 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lbproject/loadbalancer/common/tasks"
+)
+
+// Item is one kind of request in a workload mix.
+type Item struct {
+	Task   string  `json:"task"`
+	N      uint64  `json:"n"`
+	Weight float64 `json:"weight"`
+}
+
+// Path is the request's URL path and query.
+func (it Item) Path() string { return "/" + it.Task + "?n=" + strconv.FormatUint(it.N, 10) }
+
+func (it Item) String() string { return it.Task + ":" + strconv.FormatUint(it.N, 10) }
+
+// Burst switches traffic on and off: On of traffic, then Off of silence,
+// and again. Open loop keeps the average rate, so arrivals come
+// (On+Off)/On times faster during On.
+type Burst struct {
+	On  time.Duration `json:"on"`
+	Off time.Duration `json:"off"`
+}
+
+// Workload is what the lab sends: a mix of requests, and optionally bursts.
+type Workload struct {
+	Name  string `json:"name"`
+	Mix   []Item `json:"mix"`
+	Burst *Burst `json:"burst,omitempty"`
+
+	cum []float64 // cumulative weights, for Pick
+}
+
+// The built-in mixes.
+var (
+	uniformMix = []Item{{Task: "fibonacci", N: 30, Weight: 1}}
+	mixedMix   = []Item{{Task: "fibonacci", N: 30, Weight: 95}, {Task: "primes", N: 20000, Weight: 5}}
+)
+
+// WorkloadNames lists the built-in workloads.
+func WorkloadNames() []string { return []string{"uniform", "mixed", "bursty"} }
+
+// NewWorkload returns the named built-in workload: uniform (fibonacci n=30),
+// mixed (95% fibonacci n=30, 5% primes n=20000: heavy-tailed), or bursty
+// (the mixed requests, sent in bursts of burst.On separated by burst.Off).
+// A non-empty mix replaces the built-in requests (see ParseMix).
+func NewWorkload(name string, mix []Item, burst Burst) (*Workload, error) {
+	w := &Workload{Name: name}
+	switch name {
+	case "uniform":
+		w.Mix = uniformMix
+	case "mixed":
+		w.Mix = mixedMix
+	case "bursty":
+		if burst.On <= 0 || burst.Off < 0 {
+			return nil, fmt.Errorf("bursty needs a positive burst and a pause ≥ 0, got %s/%s", burst.On, burst.Off)
+		}
+		w.Mix = mixedMix
+		w.Burst = &burst
+	default:
+		return nil, fmt.Errorf("unknown workload %q: valid ones are %s", name, strings.Join(WorkloadNames(), ", "))
+	}
+	if len(mix) > 0 {
+		w.Mix = mix
+	}
+	w.Mix = append([]Item(nil), w.Mix...)
+	if err := w.init(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Workload) init() error {
+	total := 0.0
+	w.cum = w.cum[:0]
+	for _, it := range w.Mix {
+		t, ok := tasks.ByName(it.Task)
+		switch {
+		case !ok:
+			return fmt.Errorf("unknown task %q in the mix", it.Task)
+		case it.N > t.MaxN:
+			return fmt.Errorf("%s n=%d is beyond the master's limit %d", it.Task, it.N, t.MaxN)
+		case !(it.Weight > 0):
+			return fmt.Errorf("%s: weight must be positive, got %g", it, it.Weight)
+		}
+		total += it.Weight
+		w.cum = append(w.cum, total)
+	}
+	if total == 0 {
+		return fmt.Errorf("empty mix")
+	}
+	for i := range w.cum {
+		w.cum[i] /= total
+	}
+	return nil
+}
+
+// Pick draws one request from the mix.
+func (w *Workload) Pick(rng *rand.Rand) Item {
+	u := rng.Float64() // in [0, 1), and the last cumulative weight is 1
+	i := sort.Search(len(w.cum), func(i int) bool { return w.cum[i] > u })
+	return w.Mix[min(i, len(w.Mix)-1)]
+}
+
+// Active reports whether traffic flows at offset t of the run, and if not,
+// how long until it does.
+func (w *Workload) Active(t time.Duration) (bool, time.Duration) {
+	if w.Burst == nil || w.Burst.Off == 0 {
+		return true, 0
+	}
+	period := w.Burst.On + w.Burst.Off
+	phase := t % period
+	if phase < w.Burst.On {
+		return true, 0
+	}
+	return false, period - phase
+}
+
+// ParseMix reads a custom mix, "task:n:weight,..." (weight optional,
+// default 1), e.g. "fibonacci:30:95,primes:20000:5".
+func ParseMix(s string) ([]Item, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var mix []Item
+	for _, part := range strings.Split(s, ",") {
+		f := strings.Split(strings.TrimSpace(part), ":")
+		if len(f) < 2 || len(f) > 3 {
+			return nil, fmt.Errorf("mix item %q: want task:n or task:n:weight", part)
+		}
+		n, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("mix item %q: n must be a whole number", part)
+		}
+		it := Item{Task: f[0], N: n, Weight: 1}
+		if len(f) == 3 {
+			if it.Weight, err = strconv.ParseFloat(f[2], 64); err != nil || !(it.Weight > 0) {
+				return nil, fmt.Errorf("mix item %q: weight must be a positive number", part)
+			}
+		}
+		mix = append(mix, it)
+	}
+	return mix, nil
+}
+
+// Answers computes the right answer of every request in the mix, so the
+// lab can check each 200 it gets ("never a 200 with a wrong body").
+func (w *Workload) Answers(ctx context.Context) (map[Item]string, error) {
+	answers := map[Item]string{}
+	for _, it := range w.Mix {
+		t, _ := tasks.ByName(it.Task)
+		key := Item{Task: it.Task, N: it.N}
+		if _, done := answers[key]; done {
+			continue
+		}
+		v, err := t.Run(ctx, it.N)
+		if err != nil {
+			return nil, fmt.Errorf("computing %s for the answer check: %w", it, err)
+		}
+		answers[key] = v
+	}
+	return answers, nil
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Side by side on loopback, with wrk: the master with 3 slaves, nginx
+# (least_conn, keep-alive to its upstreams) in front of 3 plain Go HTTP
+# servers computing the same tasks, and one such server alone. Prints a
+# Markdown table. Needs nginx and wrk (apt-get install nginx-light wrk).
+#   scripts/compare-nginx.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+for tool in nginx wrk curl; do
+	command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install nginx-light wrk curl)" >&2; exit 1; }
+done
+dir=$(mktemp -d -t lb-compare.XXXXXX)
+pids=()
+stop() {
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	rm -rf "$dir"
+}
+trap stop EXIT
+go build -o "$dir/" ./cmd/master ./cmd/slave ./testutil/directserver
+
+MASTER=127.0.0.1:4292 NGINX=127.0.0.1:4293 DIRECT=127.0.0.1:4294 DISCOVERY=3092
+for port in 4295 4296 4297; do
+	"$dir/directserver" -listen "127.0.0.1:$port" 2>>"$dir/backends.log" &
+	pids+=($!)
+done
+"$dir/directserver" -listen "$DIRECT" 2>>"$dir/direct.log" &
+pids+=($!)
+cat >"$dir/nginx.conf" <<NGINX
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	upstream backends {
+		least_conn;
+		server 127.0.0.1:4295;
+		server 127.0.0.1:4296;
+		server 127.0.0.1:4297;
+		keepalive 64;
+	}
+	server {
+		listen $NGINX;
+		location / {
+			proxy_pass http://backends;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+}
+NGINX
+nginx -c "$dir/nginx.conf" -p "$dir" &
+pids+=($!)
+"$dir/master" -iface lo -http "$MASTER" -discovery ":$DISCOVERY" -log-level warning least_load 2>"$dir/master.log" &
+pids+=($!)
+for _ in 1 2 3; do
+	"$dir/slave" -iface lo -discovery-port "$DISCOVERY" -sd-dir '' -log-level warning 2>>"$dir/slaves.log" &
+	pids+=($!)
+done
+for _ in $(seq 100); do
+	curl -fs "http://$MASTER/metrics" | grep -q '^master_slaves 3$' && break
+	sleep 0.1
+done
+for url in "http://$MASTER/fibonacci?n=30" "http://$NGINX/fibonacci?n=30" "http://$DIRECT/fibonacci?n=30"; do
+	[ "$(curl -fs "$url")" = 832040 ] || { echo "$url does not answer 832040" >&2; exit 1; }
+done
+
+# run URL CONNS: prints "rps p50 p99" (latencies in ms).
+run() {
+	wrk -t "$(( $2 < 2 ? $2 : 2 ))" -c "$2" -d "${SECS}s" --latency "$1" >"$dir/wrk.out" 2>&1
+	awk '
+		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+		/Requests\/sec/ { rps = $2 }
+		/^ +50%/ { p50 = ms($2) }
+		/^ +99%/ { p99 = ms($2) }
+		/Non-2xx/ { bad = $5 }
+		END { printf "%.0f %.2f %.2f %s\n", rps, p50, p99, (bad ? bad : 0) }' "$dir/wrk.out"
+}
+
+echo "| workload | in flight | master + 3 slaves | nginx + 3 Go servers | 1 Go server, no balancer | master / nginx | master / direct |"
+echo "|---|---|---|---|---|---|---|"
+for spec in "fibonacci?n=30 64" "fibonacci?n=30 1" "primes?n=5000 8"; do
+	set -- $spec
+	read -r m50 m50p m99 mbad < <(run "http://$MASTER/$1" "$2")
+	read -r n50 n50p n99 nbad < <(run "http://$NGINX/$1" "$2")
+	read -r d50 d50p d99 dbad < <(run "http://$DIRECT/$1" "$2")
+	printf '| /%s | %s | %s req/s, p50 %s ms, p99 %s ms | %s req/s, p50 %s ms, p99 %s ms | %s req/s, p50 %s ms, p99 %s ms | %.2f | %.2f |\n' \
+		"$1" "$2" "$m50" "$m50p" "$m99" "$n50" "$n50p" "$n99" "$d50" "$d50p" "$d99" \
+		"$(echo "$m50 / $n50" | bc -l)" "$(echo "$m50 / $d50" | bc -l)"
+	[ "$mbad$nbad$dbad" = 000 ] || echo "non-2xx answers: master $mbad, nginx $nbad, direct $dbad"
+done

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Soak test on loopback: a master and three slaves under a moderate load
+# (default 8 requests in flight) for DURATION (default 10m). Prints each
+# daemon's resident memory and goroutine count at the start and at the end,
+# and the load's summary (every answer checked).
+#   scripts/soak.sh [DURATION] [IN_FLIGHT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10m}
+INFLIGHT=${2:-8}
+HTTP=127.0.0.1:${SOAK_HTTP_PORT:-4291}
+PORT=${SOAK_DISCOVERY_PORT:-3091}
+dir=$(mktemp -d -t lb-soak.XXXXXX)
+pids=()
+stop() {
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	rm -rf "$dir"
+}
+trap stop EXIT
+
+go build -o "$dir/" ./cmd/master ./cmd/slave ./testutil/loadcheck
+"$dir/master" -iface lo -http "$HTTP" -discovery ":$PORT" -log-level warning 2>"$dir/master.log" &
+pids+=($!)
+for i in 1 2 3; do
+	"$dir/slave" -iface lo -discovery-port "$PORT" -sd-dir '' 2>"$dir/slave$i.log" &
+	pids+=($!)
+done
+for _ in $(seq 100); do
+	curl -fs "http://$HTTP/metrics" | grep -q '^master_slaves 3$' && break
+	sleep 0.1
+done
+metricsOf() { # the /metrics URL of daemon i (0: master)
+	if [ "$1" = 0 ]; then echo "http://$HTTP/metrics"; else
+		echo "http://$(sed -n 's/.*msg="slave running".* metrics="\([^"]*\)".*/\1/p' "$dir/slave$1.log" | head -1)/metrics"
+	fi
+}
+sample() {
+	for i in 0 1 2 3; do
+		name=master; [ "$i" = 0 ] || name="slave $i"
+		m=$(curl -fs "$(metricsOf "$i")")
+		rss=$(awk '$1 == "process_resident_memory_bytes" {printf "%.1f MiB", $2 / 1048576}' <<<"$m")
+		gor=$(awk '$1 == "go_goroutines" {print $2}' <<<"$m")
+		printf '%-8s rss %-10s goroutines %s\n' "$name" "$rss" "$gor"
+	done
+}
+"$dir/loadcheck" -base "http://$HTTP" -c "$INFLIGHT" -duration 15s >/dev/null # warm up
+echo "== start (after a 15 s warm-up)"
+sample
+"$dir/loadcheck" -base "http://$HTTP" -c "$INFLIGHT" -duration "$DURATION" >"$dir/load.json"
+echo "== end, after $DURATION at $INFLIGHT in flight"
+sample
+echo "load: $(cat "$dir/load.json")"
