@@ -29,7 +29,8 @@ type Sample struct {
 	// "timeout", "conn", "bad-answer" or "wrong-answer".
 	Err string
 	// Slave and SlaveMS come from the JSON answer: the slave that computed
-	// it and the master's duration_ms.
+	// it and its compute_ms (the time it computed, not the time the task
+	// waited in queues).
 	Slave   string
 	SlaveMS float64
 }
@@ -228,11 +229,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // answer is the master's JSON answer to a task.
 type answer struct {
-	Task       string  `json:"task"`
-	N          uint64  `json:"n"`
-	Result     string  `json:"result"`
-	Slave      string  `json:"slave"`
-	DurationMS float64 `json:"duration_ms"`
+	Task      string  `json:"task"`
+	N         uint64  `json:"n"`
+	Result    string  `json:"result"`
+	Slave     string  `json:"slave"`
+	ComputeMS float64 `json:"compute_ms"`
 }
 
 // do sends one request and classifies its outcome.
@@ -267,7 +268,7 @@ func (g *generator) fetch(ctx context.Context, it Item, s *Sample) string {
 	if err := json.Unmarshal(body, &a); err != nil || a.Task != it.Task || a.N != it.N || a.Slave == "" {
 		return errBadAnswer
 	}
-	s.Slave, s.SlaveMS = a.Slave, a.DurationMS
+	s.Slave, s.SlaveMS = a.Slave, a.ComputeMS
 	if want, ok := g.o.Answers[Item{Task: it.Task, N: it.N}]; ok && a.Result != want {
 		return errWrongAnswer
 	}

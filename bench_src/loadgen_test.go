@@ -46,7 +46,7 @@ func (f *fakeMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	results := map[string]string{"fibonacci": "832040", "primes": "2262"}
 	_ = json.NewEncoder(w).Encode(map[string]any{"task": task, "n": n, "result": results[task],
-		"task_id": seq, "slave": "127.0.0.1:" + strconv.Itoa(1000+int(seq%2)), "duration_ms": 1.5})
+		"task_id": seq, "slave": "127.0.0.1:" + strconv.Itoa(1000+int(seq%2)), "compute_ms": 1.5})
 }
 
 func startFake(t *testing.T, f http.Handler) string {
@@ -191,7 +191,7 @@ func TestErrorClasses(t *testing.T) {
 		case task == "primes":
 			return http.StatusServiceUnavailable, `{"error":"no slave"}`
 		case n == 30:
-			return http.StatusOK, `{"task":"fibonacci","n":30,"result":"1","slave":"127.0.0.1:1","duration_ms":1}`
+			return http.StatusOK, `{"task":"fibonacci","n":30,"result":"1","slave":"127.0.0.1:1","compute_ms":1}`
 		default:
 			return http.StatusOK, `not json`
 		}

@@ -111,8 +111,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(other) > 0 {
 		fmt.Fprintf(&b, "\nCPU used by other processes during each run (noise; 0%% on a quiet host): %s.\n", strings.Join(other, ", "))
 	}
-	b.WriteString("\nLatency is from when a request was due to its answer. Busy time is the master's duration_ms " +
-		"of each task, summed per slave; imbalance is max/mean busy time across slaves (1 is even).\n")
+	b.WriteString("\nLatency is from when a request was due to its answer. Busy time is each task's compute_ms " +
+		"(the slave's computing time, queues excluded), summed per slave; imbalance is max/mean busy time across slaves (1 is even).\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

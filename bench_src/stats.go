@@ -48,7 +48,7 @@ type Latency struct {
 }
 
 // SlaveShare is one slave's part of the work. Busy time is the sum of the
-// duration_ms the master reported for the slave's tasks.
+// compute_ms the slave reported for its tasks.
 type SlaveShare struct {
 	Label     string  `json:"label"`
 	Key       string  `json:"key,omitempty"`
@@ -61,7 +61,7 @@ type SlaveShare struct {
 
 // LoadSeries is each slave's mean number of tasks in flight (busy time per
 // bucket / bucket length) in consecutive buckets from the start of the run.
-// A task counts from its answer's time minus its duration_ms to its answer.
+// A task counts from its answer's time minus its compute_ms to its answer.
 type LoadSeries struct {
 	BucketS float64              `json:"bucket_s"`
 	Slaves  map[string][]float64 `json:"slaves"`

@@ -19,11 +19,8 @@ type Candidate struct {
 	// Room is what stays free under the slave's max load once the task is
 	// placed there.
 	Room uint64
-	// Committed is the load the slave would hold with the task placed
-	// there: what it was assigned and has not finished, plus the task.
-	Committed uint64
-	// Latency is the peak-EWMA of the slave's round trip per unit of task
-	// load, in seconds; 0 until a task has come back from it.
+	// Latency is the peak-EWMA of the slave's round trip per unit of load
+	// for tasks of this type, in seconds; 0 until one has come back.
 	Latency float64
 }
 
@@ -152,11 +149,10 @@ func (p *powerOfTwo) Pick(cands []Candidate) int {
 	return i
 }
 
-// leastLatency takes the candidate expected to finish soonest: its
-// peak-EWMA round trip per unit of load times the load it would then hold
-// (Finagle's and Linkerd's peak-EWMA, weighted by committed load rather
-// than request count, since tasks differ in size by orders of magnitude).
-// A slave with no observation yet is priced at the mean of the others, so
+// leastLatency takes the candidate expected to answer soonest: its
+// peak-EWMA round trip per unit of load, for tasks of this type, times its
+// tasks in flight plus this one (Finagle's and Linkerd's peak-EWMA). A
+// slave with no observation yet is priced at the mean of the others, so
 // newcomers get work without being flooded. Ties: fewer in flight, then
 // join order.
 type leastLatency struct{}
@@ -179,7 +175,7 @@ func (leastLatency) Pick(cands []Candidate) int {
 		if lat == 0 {
 			lat = prior
 		}
-		score := lat * float64(c.Committed)
+		score := lat * float64(c.InFlight+1)
 		if i == 0 || score < bestScore || (score == bestScore && c.InFlight < cands[best].InFlight) {
 			best, bestScore = i, score
 		}

@@ -135,11 +135,11 @@ func TestLeastLatency(t *testing.T) {
 		cands []Candidate
 		want  int
 	}{
-		{"faster per unit wins at equal commitment", []Candidate{{Latency: 2e-6, Committed: 100}, {Latency: 1e-6, Committed: 100}}, 1},
-		{"a slow slave with nothing queued beats a fast busy one", []Candidate{{Latency: 1e-6, Committed: 10000}, {Latency: 5e-6, Committed: 100}}, 1},
-		{"unknown slaves are priced at the mean", []Candidate{{Latency: 1e-6, Committed: 100}, {Latency: 3e-6, Committed: 100}, {Committed: 40}}, 2},
-		{"no observation at all: least committed", []Candidate{{Committed: 300}, {Committed: 200}, {Committed: 250}}, 1},
-		{"ties go to fewer in flight", []Candidate{{Latency: 1e-6, Committed: 100, InFlight: 3}, {Latency: 1e-6, Committed: 100, InFlight: 1}}, 1},
+		{"faster wins at equal queues", []Candidate{{Latency: 2e-6, InFlight: 1}, {Latency: 1e-6, InFlight: 1}}, 1},
+		{"a slower slave with nothing queued beats a fast busy one", []Candidate{{Latency: 1e-6, InFlight: 9}, {Latency: 3e-6}}, 1},
+		{"unknown slaves are priced at the mean", []Candidate{{Latency: 1e-6, InFlight: 1}, {Latency: 3e-6}, {InFlight: 0}}, 2},
+		{"no observation at all: fewest in flight", []Candidate{{InFlight: 3}, {InFlight: 1}, {InFlight: 2}}, 1},
+		{"ties go to join order", []Candidate{{Latency: 1e-6, InFlight: 1}, {Latency: 1e-6, InFlight: 1}}, 0},
 	}
 	for _, tt := range tests {
 		if got := (leastLatency{}).Pick(tt.cands); got != tt.want {

@@ -15,7 +15,8 @@ type Result struct {
 	TaskID   uint64
 	Value    string
 	Slave    SlaveKey
-	Duration time.Duration
+	Duration time.Duration // from the request's arrival to the result
+	Compute  time.Duration // the slave's computing time
 }
 
 var (
@@ -49,7 +50,7 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 	dispatched := false
 	attempts := 0 // slaves lost under the task
 	for {
-		mb, err := m.pool.acquire(taskCtx, load, &skip, queueDeadline)
+		mb, err := m.pool.acquire(taskCtx, t.Code, load, &skip, queueDeadline)
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				err = errTaskTimeout
@@ -75,7 +76,8 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 			}
 			return Result{TaskID: id, Slave: mb.key}, err
 		case ev.kind == outcomeResult && ev.result.OK:
-			return Result{TaskID: id, Value: ev.result.Body, Slave: mb.key, Duration: time.Since(start)}, nil
+			return Result{TaskID: id, Value: ev.result.Body, Slave: mb.key, Duration: time.Since(start),
+				Compute: time.Duration(ev.result.ComputeMicros) * time.Microsecond}, nil
 		case ev.kind == outcomeResult:
 			m.log.Warning("task failed on slave", "task_id", id, "slave", mb.key, "err", ev.result.Body)
 			return Result{TaskID: id, Slave: mb.key}, fmt.Errorf("%w on %s: %s", errTaskFailed, mb.key, ev.result.Body)

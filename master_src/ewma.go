@@ -3,6 +3,8 @@ package master
 import (
 	"math"
 	"time"
+
+	"github.com/lbproject/loadbalancer/common/tasks"
 )
 
 // peakEWMA is an exponentially weighted moving average that jumps to any
@@ -26,3 +28,13 @@ func (e *peakEWMA) observe(x float64, now time.Time) {
 	}
 	e.at = now
 }
+
+// taskCodes sizes the per-task-type latencies: every registered code is an
+// index.
+var taskCodes = func() int {
+	n := 0
+	for _, t := range tasks.All() {
+		n = max(n, int(t.Code)+1)
+	}
+	return n
+}()

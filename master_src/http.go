@@ -45,6 +45,9 @@ type taskAnswer struct {
 	TaskID     uint64  `json:"task_id"`
 	Slave      string  `json:"slave"`
 	DurationMS float64 `json:"duration_ms"`
+	// ComputeMS is the slave's computing time; DurationMS adds queueing,
+	// the network and any re-dispatch.
+	ComputeMS float64 `json:"compute_ms"`
 }
 
 func (m *Master) handleTask(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +90,7 @@ func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t tasks.Task)
 	if wantsJSON(r) {
 		return respondJSON(w, http.StatusOK, taskAnswer{
 			Task: t.Name, N: n, Result: res.Value, TaskID: res.TaskID, Slave: res.Slave.String(),
-			DurationMS: float64(res.Duration.Microseconds()) / 1000,
+			DurationMS: float64(res.Duration.Microseconds()) / 1000, ComputeMS: float64(res.Compute.Microseconds()) / 1000,
 		})
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -33,6 +33,7 @@ type event struct {
 // holds the ACK and the final outcome, so the reader never blocks on a
 // requester that has gone away.
 type call struct {
+	task   uint8
 	load   uint64
 	sentAt time.Time
 	events chan event
@@ -43,10 +44,10 @@ type slaveLink struct {
 	key                SlaveKey
 	load, task, result net.Conn
 	tasks              *packets.BatchWriter
-	release            func(load uint64)                    // returns a finished task's load to the pool
-	observe            func(rtt time.Duration, load uint64) // records a task's round trip
-	leave              func()                               // takes the slave out of the pool
-	draining           func()                               // stops placing tasks on the slave
+	release            func(load uint64)                                // returns a finished task's load to the pool
+	observe            func(task uint8, rtt time.Duration, load uint64) // records a task's round trip
+	leave              func()                                           // takes the slave out of the pool
+	draining           func()                                           // stops placing tasks on the slave
 
 	mu      sync.Mutex
 	calls   map[uint64]*call
@@ -135,7 +136,7 @@ func (l *slaveLink) cause() string {
 
 // send registers a call for task req and writes it on the task link.
 func (l *slaveLink) send(req packets.TaskRequest, load uint64) (*call, error) {
-	c := &call{load: load, sentAt: time.Now(), events: make(chan event, 2)}
+	c := &call{task: req.Task, load: load, sentAt: time.Now(), events: make(chan event, 2)}
 	l.mu.Lock()
 	if l.lostErr != nil {
 		l.mu.Unlock()
@@ -186,7 +187,7 @@ func (l *slaveLink) readResults() error {
 			}
 		case packets.TaskResult:
 			if c := l.finish(m.ID); c != nil {
-				l.observe(time.Since(c.sentAt), c.load)
+				l.observe(c.task, time.Since(c.sentAt), c.load)
 				l.release(c.load)
 				c.events <- event{kind: outcomeResult, result: m}
 			}

@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -35,8 +34,11 @@ type member struct {
 	lastReport  time.Time // when that report came
 	outstanding uint64    // load assigned and not yet seen completed
 	inFlight    int
-	draining    bool     // said it is leaving: finishing its tasks, taking no new one
-	latency     peakEWMA // seconds of round trip per unit of task load
+	draining    bool // said it is leaving: finishing its tasks, taking no new one
+	// latency is, by task code, the peak-EWMA of the round trip per unit
+	// of task load, in seconds: per task type, since a unit of load costs
+	// orders of magnitude more time in one task than in another.
+	latency []peakEWMA
 
 	// For the status page (status.go): when it joined, how many load
 	// reports came, and the load metric of the last len(history) of them
@@ -98,10 +100,10 @@ func (p *pool) add(key SlaveKey, metricsPort uint16, link *slaveLink, first pack
 	defer p.mu.Unlock()
 	p.nextSeq++
 	m := &member{key: key, seq: p.nextSeq, link: link, metricsPort: metricsPort,
-		joinedAt: time.Now(), history: make([]float64, p.historyLen)}
+		joinedAt: time.Now(), history: make([]float64, p.historyLen), latency: make([]peakEWMA, taskCodes)}
 	p.forgetLostLocked(key)
 	link.release = func(load uint64) { p.release(m, load) }
-	link.observe = func(rtt time.Duration, load uint64) { p.observe(m, rtt, load) }
+	link.observe = func(task uint8, rtt time.Duration, load uint64) { p.observe(m, task, rtt, load) }
 	link.leave = func() { p.remove(m) }
 	p.applyLocked(m, first)
 	p.members = append(p.members, m)
@@ -171,11 +173,11 @@ func (p *pool) applyLocked(m *member, r packets.LoadReport) {
 	m.reports++
 }
 
-// observe records the round trip of a task of the given load on m.
-func (p *pool) observe(m *member, rtt time.Duration, load uint64) {
+// observe records the round trip of a task of the given type and load on m.
+func (p *pool) observe(m *member, task uint8, rtt time.Duration, load uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m.latency.observe(rtt.Seconds()/float64(max(load, 1)), time.Now())
+	m.latency[task].observe(rtt.Seconds()/float64(max(load, 1)), time.Now())
 }
 
 // release returns the load of a task that m finished, refused or lost.
@@ -193,7 +195,7 @@ func (p *pool) release(m *member, load uint64) {
 // in *skip (those that refused this task) are passed over; when only they
 // have room, skip is cleared and the request waits for room to change.
 // Waiting is bounded by the queue length and by deadline.
-func (p *pool) acquire(ctx context.Context, load uint64, skip *[]*member, deadline time.Time) (*member, error) {
+func (p *pool) acquire(ctx context.Context, task uint8, load uint64, skip *[]*member, deadline time.Time) (*member, error) {
 	var timer *time.Timer
 	queued := false
 	defer func() {
@@ -208,7 +210,7 @@ func (p *pool) acquire(ctx context.Context, load uint64, skip *[]*member, deadli
 	}()
 	for {
 		p.mu.Lock()
-		m, skipped := p.pickLocked(load, *skip)
+		m, skipped := p.pickLocked(task, load, *skip)
 		if m != nil {
 			m.outstanding += load
 			m.inFlight++
@@ -241,7 +243,7 @@ func (p *pool) acquire(ctx context.Context, load uint64, skip *[]*member, deadli
 
 // pickLocked lists the candidates for load and lets the algorithm choose.
 // skipped reports that some slave with room was passed over because of skip.
-func (p *pool) pickLocked(load uint64, skip []*member) (m *member, skipped bool) {
+func (p *pool) pickLocked(task uint8, load uint64, skip []*member) (m *member, skipped bool) {
 	p.cands, p.index = p.cands[:0], p.index[:0]
 	for i, m := range p.members {
 		if m.draining || m.outstanding+load > m.maxLoad || m.outstanding+load < load {
@@ -253,7 +255,7 @@ func (p *pool) pickLocked(load uint64, skip []*member) (m *member, skipped bool)
 		}
 		p.cands = append(p.cands, Candidate{
 			Seq: m.seq, Load: m.load(), InFlight: m.inFlight, Room: m.maxLoad - m.outstanding - load,
-			Committed: m.outstanding + load, Latency: m.latency.value,
+			Latency: m.latency[task].value,
 		})
 		p.index = append(p.index, i)
 	}
@@ -262,7 +264,7 @@ func (p *pool) pickLocked(load uint64, skip []*member) (m *member, skipped bool)
 	}
 	i := p.algo.Pick(p.cands)
 	if i < 0 || i >= len(p.cands) {
-		panic(fmt.Sprintf("algorithm picked candidate %d of %d", i, len(p.cands)))
+		i = 0 // an algorithm's bug must not take the pool's lock down with a panic
 	}
 	return p.members[p.index[i]], false
 }

@@ -29,7 +29,7 @@ func newTestPool(t testing.TB, algo string, maxQueue int, maxLoads ...uint64) (*
 func acquireNow(t *testing.T, p *pool, load uint64) (*member, error) {
 	t.Helper()
 	var skip []*member
-	return p.acquire(context.Background(), load, &skip, time.Now())
+	return p.acquire(context.Background(), 1, load, &skip, time.Now())
 }
 
 // Concurrent placements must see each other's reservations: with
@@ -100,13 +100,13 @@ func TestPoolWaitsForRoom(t *testing.T) {
 	got := make(chan error, 1)
 	go func() {
 		var skip []*member
-		_, err := p.acquire(context.Background(), 10, &skip, time.Now().Add(time.Minute))
+		_, err := p.acquire(context.Background(), 1, 10, &skip, time.Now().Add(time.Minute))
 		got <- err
 	}()
 	waitQueued(t, p, 1)
 	// The queue holds one: a second waiter is turned away at once.
 	var skip []*member
-	if _, err := p.acquire(context.Background(), 10, &skip, time.Now().Add(time.Minute)); !errors.Is(err, errQueueFull) {
+	if _, err := p.acquire(context.Background(), 1, 10, &skip, time.Now().Add(time.Minute)); !errors.Is(err, errQueueFull) {
 		t.Fatalf("second waiter: %v, want errQueueFull", err)
 	}
 	p.release(ms[0], 10)
@@ -122,12 +122,12 @@ func TestPoolWaitEnds(t *testing.T) {
 	t.Parallel()
 	p, _ := newTestPool(t, "least_load", 5, 10)
 	var skip []*member
-	if _, err := p.acquire(context.Background(), 11, &skip, time.Now().Add(20*time.Millisecond)); !errors.Is(err, errNoCapacity) {
+	if _, err := p.acquire(context.Background(), 1, 11, &skip, time.Now().Add(20*time.Millisecond)); !errors.Is(err, errNoCapacity) {
 		t.Fatalf("deadline: %v, want errNoCapacity", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := p.acquire(ctx, 11, &skip, time.Now().Add(time.Minute)); !errors.Is(err, context.Canceled) {
+	if _, err := p.acquire(ctx, 1, 11, &skip, time.Now().Add(time.Minute)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v, want context.Canceled", err)
 	}
 	if _, q := p.size(); q != 0 {
@@ -141,7 +141,7 @@ func TestPoolSkipsRefusers(t *testing.T) {
 	t.Parallel()
 	p, ms := newTestPool(t, "first_available", 5, 100, 100)
 	skip := []*member{ms[0]}
-	m, err := p.acquire(context.Background(), 1, &skip, time.Now())
+	m, err := p.acquire(context.Background(), 1, 1, &skip, time.Now())
 	if err != nil || m != ms[1] {
 		t.Fatalf("got %v, %v; want the second slave", m, err)
 	}
@@ -150,7 +150,7 @@ func TestPoolSkipsRefusers(t *testing.T) {
 		waitQueued(t, p, 1)
 		p.release(ms[1], 1)
 	}()
-	m, err = p.acquire(context.Background(), 1, &skip, time.Now().Add(time.Minute))
+	m, err = p.acquire(context.Background(), 1, 1, &skip, time.Now().Add(time.Minute))
 	if err != nil || m != ms[0] {
 		t.Fatalf("after waiting: got %v, %v; want the first slave again", m, err)
 	}
@@ -203,7 +203,7 @@ func BenchmarkAcquire(b *testing.B) {
 				b.ReportAllocs()
 				var skip []*member
 				for b.Loop() {
-					m, err := p.acquire(context.Background(), 30, &skip, time.Time{})
+					m, err := p.acquire(context.Background(), 1, 30, &skip, time.Time{})
 					if err != nil {
 						b.Fatal(err)
 					}

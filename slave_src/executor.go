@@ -49,22 +49,24 @@ func (e *executor) admit(req packets.TaskRequest) (tasks.Task, uint64, error) {
 
 // run computes an admitted task, waiting for a worker if they are all busy,
 // and releases its load.
-func (e *executor) run(ctx context.Context, t tasks.Task, load uint64, n uint64) (string, error) {
+// It returns the result and the time spent computing it.
+func (e *executor) run(ctx context.Context, t tasks.Task, load uint64, n uint64) (string, time.Duration, error) {
 	defer e.release(load)
 	if e.workers != nil {
 		select {
 		case e.workers <- struct{}{}:
 			defer func() { <-e.workers }()
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return "", 0, ctx.Err()
 		}
 	}
 	start := time.Now()
 	result, err := t.Run(ctx, n)
+	took := time.Since(start)
 	if err == nil {
-		e.metrics.duration.WithLabelValues(t.Name).Observe(time.Since(start).Seconds())
+		e.metrics.duration.WithLabelValues(t.Name).Observe(took.Seconds())
 	}
-	return result, err
+	return result, took, err
 }
 
 // release returns the load of a task that ended or never started.

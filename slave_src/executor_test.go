@@ -19,7 +19,7 @@ func TestExecutorWorkersCap(t *testing.T) {
 	e.workers <- struct{}{} // the only worker is busy
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := e.run(ctx, task, load, req.N); !errors.Is(err, context.Canceled) {
+	if _, _, err := e.run(ctx, task, load, req.N); !errors.Is(err, context.Canceled) {
 		t.Fatalf("run with every worker busy and ctx cancelled: %v, want context.Canceled", err)
 	}
 	if committed, running := e.state(); committed != 0 || running != 0 {
@@ -27,7 +27,7 @@ func TestExecutorWorkersCap(t *testing.T) {
 	}
 	<-e.workers // the worker is free again
 	task, load, _ = e.admit(req)
-	if got, err := e.run(context.Background(), task, load, req.N); err != nil || got != "55" {
+	if got, _, err := e.run(context.Background(), task, load, req.N); err != nil || got != "55" {
 		t.Fatalf("run = %q, %v; want 55", got, err)
 	}
 	if len(e.workers) != 0 {

@@ -179,12 +179,12 @@ func (ss *session) serveTasks(ctx context.Context, wg *sync.WaitGroup) error {
 		log.Debug("accepted task", "task_id", req.ID, "task", t.Name, "n", req.N)
 		go func() {
 			defer wg.Done()
-			body, err := ss.s.exec.run(ctx, t, load, req.N)
+			body, took, err := ss.s.exec.run(ctx, t, load, req.N)
 			if err != nil {
 				log.Info("task abandoned", "task_id", req.ID, "err", err)
 				return
 			}
-			if err := ss.results.Write(packets.TaskResult{ID: req.ID, OK: true, Body: body}); err != nil {
+			if err := ss.results.Write(packets.TaskResult{ID: req.ID, OK: true, ComputeMicros: uint64(took.Microseconds()), Body: body}); err != nil {
 				log.Warning("result not delivered", "task_id", req.ID, "err", err)
 				return
 			}

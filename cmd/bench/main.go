@@ -23,7 +23,7 @@ const usageHead = `usage: bench -local [flags]                       start a clu
        bench -target http://127.0.0.1:4242 [flags]   load a running master
 
 Per algorithm it reports throughput (answered/s), p50/p95/p99/max latency, errors by
-status, each slave's share of the tasks and of the busy time (the master's duration_ms
+status, each slave's share of the tasks and of the busy time (the slave's compute_ms
 of its tasks) and the imbalance (max/mean busy time across slaves; 1 is even): a
 Markdown table on stdout, and with -out a JSON file, with -chart a PNG or SVG chart
 (latency CDF per algorithm, load per slave over time).

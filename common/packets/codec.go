@@ -87,7 +87,7 @@ func DecodePayload(t Type, p []byte) (Message, error) {
 	case TypeTaskNak:
 		m = TaskNak{ID: r.u64(), Reason: r.str8()}
 	case TypeTaskResult:
-		m = TaskResult{ID: r.u64(), OK: r.bool(), Body: r.str32()}
+		m = TaskResult{ID: r.u64(), OK: r.bool(), ComputeMicros: r.u64(), Body: r.str32()}
 	case TypeLeaving:
 		m = Leaving{}
 	case TypeSealed:
@@ -189,6 +189,7 @@ func (m TaskNak) appendPayload(b []byte) []byte {
 func (m TaskResult) appendPayload(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, m.ID)
 	b = appendBool(b, m.OK)
+	b = binary.BigEndian.AppendUint64(b, m.ComputeMicros)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Body)))
 	return append(b, m.Body...)
 }

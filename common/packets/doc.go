@@ -28,7 +28,7 @@
 //	7  TaskRequest        TCP master→slave   id u64, task u8, n u64
 //	8  TaskAck            TCP slave→master   id u64
 //	9  TaskNak            TCP slave→master   id u64, reason str8
-//	10 TaskResult         TCP slave→master   id u64, ok u8, body str32
+//	10 TaskResult         TCP slave→master   id u64, ok u8, compute µs u64, body str32
 //	11 MonitorJoinRequest UDP monitor→master (empty)                          Go type JoinRequest{Monitor: true}
 //	12 MonitorJoinReply   UDP master→monitor as SlaveJoinReply                Go type JoinReply{Monitor: true}
 //	13 MonitorJoinConfirm UDP monitor→master token u64, ip, port u16

@@ -319,7 +319,7 @@ func TestWriterConcurrent(t *testing.T) {
 
 func TestWriterFrameCap(t *testing.T) {
 	t.Parallel()
-	const overhead = 8 + 1 + 4 // TaskResult: id, ok, body length
+	const overhead = 8 + 1 + 8 + 4 // TaskResult: id, ok, compute time, body length
 	for _, tc := range []struct {
 		name    string
 		bodyLen int

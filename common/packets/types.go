@@ -224,11 +224,13 @@ type TaskNak struct {
 }
 
 // TaskResult carries the outcome of task ID: the result when OK, else an
-// error message.
+// error message, and how long the slave computed (waiting for a worker
+// excluded).
 type TaskResult struct {
-	ID   uint64
-	OK   bool
-	Body string
+	ID            uint64
+	OK            bool
+	ComputeMicros uint64
+	Body          string
 }
 
 func (m JoinRequest) Type() Type {
