@@ -216,6 +216,19 @@ func NewGrafana(o GrafanaOptions) (*Grafana, error) {
 // Close releases idle connections.
 func (g *Grafana) Close() { g.transport.CloseIdleConnections() }
 
+// ManagedDatasources returns the names of the lb-* datasources Grafana
+// holds as far as the monitor knows (created, adopted or listed), sorted by
+// host. It waits for a Sync in progress.
+func (g *Grafana) ManagedDatasources() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	names := make([]string, 0, len(g.managed))
+	for _, ip := range sortedKeys(g.managed) {
+		names = append(names, g.managed[ip].name)
+	}
+	return names
+}
+
 // Sync makes Grafana match hosts: one Prometheus datasource "lb-<ip>" per
 // host (created, or adopted when it exists already), none for hosts gone,
 // and the dashboard rewritten when its content changed since the last

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"slices"
 	"time"
@@ -23,10 +24,14 @@ type Monitor struct {
 	udp     *net.UDPConn
 	ln      *net.TCPListener
 	grafana *Grafana
+	state   *state
+
+	statusLn  net.Listener // nil when Options.StatusAddr is empty
+	statusSrv *http.Server
 }
 
 // New resolves the interface, checks the Grafana settings and opens the
-// link listener and the UDP socket.
+// link listener, the UDP socket and the status server's listener.
 func New(opts Options) (*Monitor, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -44,13 +49,19 @@ func New(opts Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	mon := &Monitor{opts: opts, iface: ifc, target: target, grafana: g}
+	mon := &Monitor{opts: opts, iface: ifc, target: target, grafana: g,
+		state: newState(time.Now(), opts.Interval, target, g)}
 	if mon.ln, err = net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ifc.Addr, 0))); err != nil {
 		return nil, fmt.Errorf("opening link listener: %w", err)
 	}
 	if mon.udp, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ifc.Addr, 0))); err != nil {
 		_ = mon.ln.Close()
 		return nil, fmt.Errorf("opening discovery socket: %w", err)
+	}
+	if err := mon.listenStatus(); err != nil {
+		_ = mon.ln.Close()
+		_ = mon.udp.Close()
+		return nil, err
 	}
 	return mon, nil
 }
@@ -61,9 +72,11 @@ func (mon *Monitor) Run(ctx context.Context) error {
 	defer mon.udp.Close()
 	defer mon.ln.Close()
 	defer mon.grafana.Close()
+	stopStatus := mon.serveStatus()
+	defer stopStatus()
 	log := mon.opts.Log
 	log.Info("monitor running", "iface", mon.iface.Name, "ip", mon.iface.Addr, "looking_for", mon.target,
-		"grafana", mon.opts.Grafana.URL, "interval", mon.opts.Interval)
+		"grafana", mon.opts.Grafana.URL, "interval", mon.opts.Interval, "status_page", mon.statusURL())
 	cfg := discovery.Config{
 		Target: mon.target, FirstWait: mon.opts.JoinFirstWait, MaxWait: mon.opts.JoinMaxWait,
 		ConfirmBurst: 10, Guard: discovery.NewGuard(mon.opts.Secret), Log: log,
@@ -84,9 +97,11 @@ func (mon *Monitor) Run(ctx context.Context) error {
 			continue
 		}
 		log.Info("connected to master", "master", master.Addr)
+		mon.state.connected(master.Addr, time.Now())
 		err = mon.follow(ctx, conn)
 		conn.Close()
 		if ctx.Err() == nil {
+			mon.state.lost(err, time.Now())
 			log.Warning("lost master, looking again", "master", master.Addr, "err", err)
 		}
 	}
@@ -110,7 +125,10 @@ func (mon *Monitor) follow(ctx context.Context, conn net.Conn) error {
 			return err
 		}
 		hosts := groupByHost(entries)
-		if err := mon.grafana.Sync(ctx, hosts); err == nil && (inStep == nil || !slices.EqualFunc(hosts, inStep, sameHost)) {
+		mon.state.sawSlaves(hosts, time.Now())
+		err = mon.grafana.Sync(ctx, hosts)
+		mon.recordSync(ctx, err)
+		if err == nil && (inStep == nil || !slices.EqualFunc(hosts, inStep, sameHost)) {
 			mon.opts.Log.Info("Grafana in step", "hosts", len(hosts), "slaves", len(entries))
 			inStep = hosts
 		}

@@ -15,6 +15,14 @@ import (
 
 func startMonitor(t *testing.T, discovery, grafanaURL string) *testutil.Node {
 	t.Helper()
+	_, node := runMonitor(t, monitorOptions(t, discovery, grafanaURL))
+	return node
+}
+
+// monitorOptions are defaults for a monitor on loopback that joins the
+// master at discovery by unicast, with fast rounds and its status server
+// on a free port.
+func monitorOptions(t *testing.T, discovery, grafanaURL string) monitor.Options {
 	o := monitor.NewOptions()
 	o.Iface = "lo"
 	o.Master = discovery
@@ -23,12 +31,19 @@ func startMonitor(t *testing.T, discovery, grafanaURL string) *testutil.Node {
 	o.JoinMaxWait = 200 * time.Millisecond
 	o.Grafana.URL = grafanaURL
 	o.Grafana.Key = "service-account-token"
+	o.StatusAddr = "127.0.0.1:0"
 	o.Log = testutil.Logger(t, "monitor", "info")
+	return o
+}
+
+// runMonitor starts a monitor; it stops when the test ends.
+func runMonitor(t *testing.T, o monitor.Options) (*monitor.Monitor, *testutil.Node) {
+	t.Helper()
 	mon, err := monitor.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testutil.Run(t, mon.Run)
+	return mon, testutil.Run(t, mon.Run)
 }
 
 func datasourceNames(g *grafanadouble.Server) []string {

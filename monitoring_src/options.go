@@ -29,6 +29,10 @@ type Options struct {
 	// for each answer on it.
 	LinkTimeout time.Duration
 
+	// StatusAddr is where the status page and GET /api/status are served;
+	// empty: no status server.
+	StatusAddr string
+
 	// Secret, when set, authenticates every handshake packet (HMAC); all
 	// nodes of a cluster must share it.
 	Secret string
@@ -50,6 +54,7 @@ func NewOptions() Options {
 		JoinFirstWait: 250 * time.Millisecond,
 		JoinMaxWait:   2 * time.Second,
 		LinkTimeout:   5 * time.Second,
+		StatusAddr:    "127.0.0.1:4243",
 		Log:           logger.Discard(),
 	}
 }

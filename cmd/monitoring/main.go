@@ -35,6 +35,7 @@ func run(ctx context.Context) error {
 	fs.StringVar(&o.Iface, "iface", o.Iface, "interface to use (e.g. lo); default: first up non-loopback IPv4 interface with broadcast")
 	fs.StringVar(&o.Master, "master", o.Master, "HOST[:PORT] of the master (PORT defaults to -discovery-port): join by unicast instead of broadcast")
 	fs.IntVar(&o.DiscoveryPort, "discovery-port", o.DiscoveryPort, "the master's UDP discovery port, for the broadcast")
+	fs.StringVar(&o.StatusAddr, "status", o.StatusAddr, "address of the status page and GET /api/status; empty: none")
 	secret := cli.SecretFlag(fs)
 	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
 	args, err := cli.Parse(fs, os.Args[1:])
