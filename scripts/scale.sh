@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# How the master scales with the pool, on loopback: for each N (default 3,
+# 100 and 1000) a master and N slaves (in one process), the time for all N
+# to join, the master's resident memory per slave, and requests/s for
+# /fibonacci?n=30 at 64 in flight (wrk, 10 s).
+#   scripts/scale.sh [N...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -gt 0 ] || set -- 3 100 1000
+command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
+dir=$(mktemp -d -t lb-scale.XXXXXX)
+pids=()
+stop() {
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	pids=()
+}
+trap 'stop; rm -rf "$dir"' EXIT
+go build -o "$dir/" ./cmd/master ./testutil/manyslaves
+ulimit -n "$(ulimit -Hn)"
+HTTP=127.0.0.1:4298 PORT=3098
+rss_kib() { awk '$1 == "VmRSS:" {print $2}' "/proc/$1/status"; }
+echo "| slaves | join time | master RSS | RSS per slave | req/s | p50 | p99 |"
+echo "|---|---|---|---|---|---|---|"
+for n in "$@"; do
+	# Every slave joins from 127.0.0.1: no per-source handshake limit here.
+	"$dir/master" -iface lo -http "$HTTP" -discovery "127.0.0.1:$PORT" -max-slaves $((n + 10)) \
+		-handshake-rate 1e6 -handshake-burst 1000000 -log-level warning least_load 2>"$dir/master.log" &
+	master=$!
+	pids+=("$master")
+	sleep 0.3
+	base=$(rss_kib "$master")
+	start=$(date +%s.%N)
+	"$dir/manyslaves" -n "$n" -master "127.0.0.1:$PORT" 2>"$dir/slaves.log" &
+	pids+=($!)
+	until curl -fs "http://$HTTP/metrics" | grep -q "^master_slaves $n\$"; do
+		sleep 0.05
+		if [ "$(echo "$(date +%s.%N) - $start > 60" | bc)" = 1 ]; then echo "N=$n: not all joined in 60 s" >&2; exit 1; fi
+	done
+	join=$(echo "$(date +%s.%N) - $start" | bc)
+	sleep 2 # a few load polls
+	rss=$(rss_kib "$master")
+	wrk -t 2 -c 64 -d 10s --latency "http://$HTTP/fibonacci?n=30" >"$dir/wrk.out"
+	rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$dir/wrk.out")
+	p50=$(awk '/^ +50%/ {print $2}' "$dir/wrk.out")
+	p99=$(awk '/^ +99%/ {print $2}' "$dir/wrk.out")
+	printf '| %d | %.2f s | %.1f MiB | %.1f KiB | %s | %s | %s |\n' "$n" "$join" "$(echo "$rss / 1024" | bc -l)" \
+		"$(echo "($rss - $base) / $n" | bc -l)" "$rps" "$p50" "$p99"
+	stop
+done
