@@ -51,6 +51,7 @@ type slaveLink struct {
 
 	mu      sync.Mutex
 	calls   map[uint64]*call
+	leaving bool  // the slave is draining and was sent LeaveAck
 	lostErr error // set once, when the link is lost
 	done    chan struct{}
 }
@@ -138,17 +139,32 @@ func (l *slaveLink) cause() string {
 func (l *slaveLink) send(req packets.TaskRequest, load uint64) (*call, error) {
 	c := &call{task: req.Task, load: load, sentAt: time.Now(), events: make(chan event, 2)}
 	l.mu.Lock()
-	if l.lostErr != nil {
+	if l.lostErr != nil || l.leaving {
 		l.mu.Unlock()
 		return nil, errLinkLost
 	}
 	l.calls[req.ID] = c
+	// Queued under the lock, so no request can follow the LeaveAck.
+	err := l.tasks.Write(req)
 	l.mu.Unlock()
-	if err := l.tasks.Write(req); err != nil {
+	if err != nil {
 		l.lose(fmt.Errorf("writing task: %w", err))
 		return c, nil // lose delivered outcomeLost to c
 	}
 	return c, nil
+}
+
+// acknowledgeLeave answers a draining slave's Leaving: from now on send
+// refuses, and the LeaveAck tells the slave that every request has reached
+// it, so it closes only when nothing more can come.
+func (l *slaveLink) acknowledgeLeave() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.leaving || l.lostErr != nil {
+		return
+	}
+	l.leaving = true
+	_ = l.tasks.Write(packets.LeaveAck{}) // a failed link is noticed by its readers
 }
 
 // finish removes call id and returns it, or nil for an unknown id (a late
@@ -193,6 +209,7 @@ func (l *slaveLink) readResults() error {
 			}
 		case packets.Leaving:
 			l.draining()
+			l.acknowledgeLeave()
 		default:
 			return fmt.Errorf("result link: unexpected %s", m.Type())
 		}

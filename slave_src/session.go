@@ -26,12 +26,15 @@ type session struct {
 
 	mu       sync.Mutex
 	draining bool
+	// leaveAcked is closed when the master answers Leaving: no task
+	// request can follow, so the links may close once the tasks are done.
+	leaveAcked chan struct{}
 }
 
 // acceptLinks waits for the master to open the three links.
 func (s *Slave) acceptLinks(ctx context.Context, master discovery.Master) (*session, error) {
 	deadline := time.Now().Add(s.opts.LinkTimeout)
-	ss := &session{s: s, master: master}
+	ss := &session{s: s, master: master, leaveAcked: make(chan struct{})}
 	for _, l := range []struct {
 		kind packets.Link
 		ln   *net.TCPListener
@@ -101,6 +104,10 @@ func (ss *session) drain(hard context.Context, tasks *sync.WaitGroup) {
 	done := make(chan struct{})
 	go func() {
 		tasks.Wait()
+		select { // until the master's LeaveAck a request may still be on its way: it gets its NAK
+		case <-ss.leaveAcked:
+		case <-hard.Done():
+		}
 		close(done)
 	}()
 	timer := time.NewTimer(ss.s.opts.DrainTimeout)
@@ -156,6 +163,14 @@ func (ss *session) serveTasks(ctx context.Context, wg *sync.WaitGroup) error {
 		m, err := packets.ReadFrame(r)
 		if err != nil {
 			return fmt.Errorf("task link: %w", err)
+		}
+		if _, ok := m.(packets.LeaveAck); ok {
+			select {
+			case <-ss.leaveAcked: // a repeat: nothing more to learn
+			default:
+				close(ss.leaveAcked)
+			}
+			continue
 		}
 		req, ok := m.(packets.TaskRequest)
 		if !ok {

@@ -133,7 +133,8 @@ func TestTaskAdmission(t *testing.T) {
 }
 
 // A stopping slave says it is leaving, refuses new tasks, returns the result
-// of the task it holds, and only then closes its links.
+// of the task it holds, and closes its links only once the master has
+// answered that no more tasks follow.
 func TestDrainFinishesHeldTasks(t *testing.T) {
 	m := connect(t, 1<<40, nil)
 	tasks := packets.NewWriter(m.task)
@@ -149,6 +150,9 @@ func TestDrainFinishesHeldTasks(t *testing.T) {
 		t.Fatalf("got %#v, want Leaving", msg)
 	}
 	if err := tasks.Write(packets.TaskRequest{ID: 2, Task: 1, N: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tasks.Write(packets.LeaveAck{}); err != nil { // no task after this one
 		t.Fatal(err)
 	}
 	var gotResult, gotNak bool

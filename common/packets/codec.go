@@ -90,6 +90,8 @@ func DecodePayload(t Type, p []byte) (Message, error) {
 		m = TaskResult{ID: r.u64(), OK: r.bool(), ComputeMicros: r.u64(), Body: r.str32()}
 	case TypeLeaving:
 		m = Leaving{}
+	case TypeLeaveAck:
+		m = LeaveAck{}
 	case TypeSealed:
 		return nil, fmt.Errorf("%w: a sealed packet, but no secret is set (-secret or LB_SECRET)", ErrMalformed)
 	default:
@@ -107,6 +109,8 @@ func DecodePayload(t Type, p []byte) (Message, error) {
 func (JoinRequest) appendPayload(b []byte) []byte { return b }
 
 func (Leaving) appendPayload(b []byte) []byte { return b }
+
+func (LeaveAck) appendPayload(b []byte) []byte { return b }
 
 func (m JoinReply) appendPayload(b []byte) []byte {
 	b = appendBool(b, m.Accepted)

@@ -32,6 +32,7 @@ func corpus() []namedMessage {
 		{"MonitorJoinConfirm/ipv4", packets.MonitorJoinConfirm{Token: 3, IP: netip.MustParseAddr("10.0.0.9"), Port: 41000}},
 		{"MonitorJoinConfirm/ipv6 max", packets.MonitorJoinConfirm{Token: math.MaxUint64, IP: netip.IPv6Loopback(), Port: math.MaxUint16}},
 		{"Leaving", packets.Leaving{}},
+		{"LeaveAck", packets.LeaveAck{}},
 		{"SlaveListRequest/max", packets.SlaveListRequest{Seq: math.MaxUint32}},
 		{"SlaveList/empty", packets.SlaveList{Seq: 1}},
 		{"SlaveList/three", packets.SlaveList{Seq: 2, Slaves: []packets.SlaveEntry{

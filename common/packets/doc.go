@@ -36,6 +36,7 @@
 //	15 SlaveList          TCP master→monitor seq u32, count u16, count × (ip, id u16, metrics port u16)
 //	16 Sealed             UDP any            timestamp u64, nonce u64, inner frame, HMAC-SHA256 (see seal.go)
 //	17 Leaving            TCP slave→master   (empty): draining, on the result link
+//	18 LeaveAck           TCP master→slave   (empty): no task follows, on the task link
 //
 // The handshake: a slave broadcasts SlaveJoinRequest; the master answers
 // SlaveJoinReply (an ACK carries a fresh random token, a NAK a reason); the

@@ -40,12 +40,13 @@ const (
 	TypeSlaveList          Type = 15
 	// 16: a handshake packet authenticated with the shared secret (seal.go).
 	TypeSealed Type = 16
-	// 17: a slave draining before it exits.
-	TypeLeaving Type = 17
+	// 17-18: a slave draining before it exits, and the master's answer.
+	TypeLeaving  Type = 17
+	TypeLeaveAck Type = 18
 )
 
 // LastType is the highest type value in use.
-const LastType = TypeLeaving
+const LastType = TypeLeaveAck
 
 func (t Type) String() string {
 	switch t {
@@ -83,6 +84,8 @@ func (t Type) String() string {
 		return "Sealed"
 	case TypeLeaving:
 		return "Leaving"
+	case TypeLeaveAck:
+		return "LeaveAck"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -174,6 +177,11 @@ type SlaveEntry struct {
 // it takes no new task, finishes those it holds, then closes its links.
 type Leaving struct{}
 
+// LeaveAck answers Leaving on the task link: the master will send no more
+// tasks, so every task request sent before it has reached the slave, and
+// the slave may close its links once its tasks are done.
+type LeaveAck struct{}
+
 // MaxSlaveList caps the entries of a SlaveList (u16 count on the wire).
 const MaxSlaveList = 1<<16 - 1
 
@@ -252,6 +260,7 @@ func (MonitorJoinConfirm) Type() Type { return TypeMonitorJoinConfirm }
 func (SlaveListRequest) Type() Type   { return TypeSlaveListRequest }
 func (SlaveList) Type() Type          { return TypeSlaveList }
 func (Leaving) Type() Type            { return TypeLeaving }
+func (LeaveAck) Type() Type           { return TypeLeaveAck }
 func (LinkHello) Type() Type          { return TypeLinkHello }
 func (LoadRequest) Type() Type        { return TypeLoadRequest }
 func (LoadReport) Type() Type         { return TypeLoadReport }
