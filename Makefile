@@ -30,8 +30,10 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# One package at a time (-p 1): the end-to-end and cluster tests are about
+# timing, and on two cores they should not compete with each other.
 unit:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -p 1 -timeout 20m ./...
 
 # Each fuzz target for FUZZTIME (make fuzz FUZZTIME=60s for a longer campaign).
 fuzz:

@@ -66,7 +66,7 @@ func StartFakeSlaveAt(t testing.TB, ip, discoveryAddr string, maxLoad uint64, be
 		}
 		var conns [3]net.Conn
 		for i, ln := range lns {
-			_ = ln.SetDeadline(time.Now().Add(5 * time.Second))
+			_ = ln.SetDeadline(time.Now().Add(30 * time.Second)) // generous: CI machines get busy
 			if conns[i], err = ln.Accept(); err != nil {
 				return err
 			}
