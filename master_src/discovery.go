@@ -251,7 +251,7 @@ func (m *Master) connect(ctx context.Context, key SlaveKey, c packets.SlaveJoinC
 func (m *Master) serveSlave(mb *member, loadR *bufio.Reader, loadW *packets.Writer) {
 	link := mb.link
 	var wg sync.WaitGroup
-	for _, loop := range []func() error{
+	for i, loop := range []func() error{
 		link.readResults,
 		link.watchTasks,
 		func() error { return m.pollLoad(mb, loadR, loadW) },
@@ -259,7 +259,16 @@ func (m *Master) serveSlave(mb *member, loadR *bufio.Reader, loadW *packets.Writ
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			link.lose(loop())
+			err := loop()
+			if i > 0 && link.isLeaving() {
+				// A drained slave closes its three links at once: the result
+				// link decides, once it has delivered the last results.
+				select {
+				case <-link.done:
+				case <-time.After(m.opts.PollTimeout):
+				}
+			}
+			link.lose(err)
 		}()
 	}
 	<-link.done

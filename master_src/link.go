@@ -154,6 +154,13 @@ func (l *slaveLink) send(req packets.TaskRequest, load uint64) (*call, error) {
 	return c, nil
 }
 
+// isLeaving reports whether the slave said it is leaving.
+func (l *slaveLink) isLeaving() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.leaving
+}
+
 // acknowledgeLeave answers a draining slave's Leaving: from now on send
 // refuses, and the LeaveAck tells the slave that every request has reached
 // it, so it closes only when nothing more can come.
