@@ -17,12 +17,13 @@ import (
 
 	"github.com/lbproject/loadbalancer/common/promsd"
 	"github.com/lbproject/loadbalancer/common/tasks"
+	"github.com/lbproject/loadbalancer/common/webui"
 )
 
 func (m *Master) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", m.handlePage)
-	mux.HandleFunc("GET /static/{asset}", handleAsset)
+	mux.HandleFunc("GET /static/{asset}", webui.AssetHandler(assets))
 	mux.HandleFunc("GET /api/status", m.handleStatus)
 	mux.HandleFunc("GET /api/slaves", m.handleSlaves)
 	mux.HandleFunc("GET /api/tasks", m.handleTasks)

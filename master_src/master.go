@@ -13,6 +13,7 @@ import (
 	"github.com/lbproject/loadbalancer/common/discovery"
 	"github.com/lbproject/loadbalancer/common/logger"
 	"github.com/lbproject/loadbalancer/common/netif"
+	"github.com/lbproject/loadbalancer/common/webui"
 )
 
 // Master is the master daemon. New binds its sockets; Run serves until its
@@ -26,7 +27,7 @@ type Master struct {
 	guard   *discovery.Guard // seals and checks handshake packets
 	sources *sourceLimiter   // handshake packets per source IP
 	stats   *stats
-	page    []byte // the status page, rendered once
+	page    webui.Asset // the status page, rendered once
 
 	udp    *net.UDPConn
 	httpLn net.Listener

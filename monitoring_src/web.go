@@ -1,30 +1,25 @@
 package monitor
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/lbproject/loadbalancer/common/webui"
 )
 
 // The status server on Options.StatusAddr: the page (web/index.html,
-// web/app.js, web/style.css, all in the binary; it loads nothing from
-// elsewhere and its Content-Security-Policy says so), GET /api/status and
-// GET /ok. New binds it, Run serves it until its context ends.
+// web/app.js, web/style.css and common/webui's base.css, all in the binary;
+// it loads nothing from elsewhere and its Content-Security-Policy says so),
+// GET /api/status and GET /ok. New binds it, Run serves it until its context ends.
 
 //go:embed web/index.html web/app.js web/style.css
 var webFiles embed.FS
-
-// pageCSP allows the page its own script, style and API, and nothing else.
-const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // Bounds of the status server: its clients are browsers and scripts asking
 // for small answers.
@@ -35,32 +30,15 @@ const (
 	statusShutdownWait      = 2 * time.Second
 )
 
-// asset is a file of the page, with its ETag.
-type asset struct {
-	body        []byte
-	contentType string
-	etag        string
-}
-
-// page and assets never change while the binary runs; served with no-cache
-// and an ETag, a browser revalidates them and never runs a new page with
-// an old script.
+// page and assets are the status page and the files under /static/.
 var (
-	page   = mustAsset("web/index.html", "text/html; charset=utf-8")
-	assets = map[string]asset{
-		"app.js":    mustAsset("web/app.js", "text/javascript; charset=utf-8"),
-		"style.css": mustAsset("web/style.css", "text/css; charset=utf-8"),
+	page   = webui.MustAsset(webFiles, "web/index.html", "text/html; charset=utf-8")
+	assets = map[string]webui.Asset{
+		"base.css":  webui.Base,
+		"app.js":    webui.MustAsset(webFiles, "web/app.js", "text/javascript; charset=utf-8"),
+		"style.css": webui.MustAsset(webFiles, "web/style.css", "text/css; charset=utf-8"),
 	}
 )
-
-func mustAsset(name, contentType string) asset {
-	b, err := webFiles.ReadFile(name)
-	if err != nil {
-		panic(err) // the embed directive above names the file: cannot happen
-	}
-	sum := sha256.Sum256(b)
-	return asset{body: b, contentType: contentType, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
-}
 
 // listenStatus binds the status server, or does nothing when
 // Options.StatusAddr is empty.
@@ -119,7 +97,7 @@ func (mon *Monitor) serveStatus() (stop func()) {
 func (mon *Monitor) statusRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", handlePage)
-	mux.HandleFunc("GET /static/{asset}", handleAsset)
+	mux.HandleFunc("GET /static/{asset}", webui.AssetHandler(assets))
 	mux.HandleFunc("GET /api/status", mon.handleStatus)
 	mux.HandleFunc("GET /api/", handleAPINotFound)
 	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, _ *http.Request) {
@@ -153,31 +131,9 @@ func respondAPI(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// handlePage serves the status page.
+// handlePage serves the status page; it has no form to post.
 func handlePage(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", pageCSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("ETag", page.etag)
-	h.Set("Content-Type", page.contentType)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(page.body))
-}
-
-// handleAsset serves the page's script and style sheet.
-func handleAsset(w http.ResponseWriter, r *http.Request) {
-	a, ok := assets[r.PathValue("asset")]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", a.contentType)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("ETag", a.etag)
-	h.Set("Cache-Control", "no-cache")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	webui.ServePage(w, r, page, webui.CSP("'none'"))
 }
 
 // statusURL is the status page's URL for the log, or "off".
