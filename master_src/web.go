@@ -20,7 +20,8 @@ var webFiles embed.FS
 
 // assets are the files served under /static/.
 var assets = map[string]webui.Asset{
-	"base.css":  webui.Base,
+	"base.css":  webui.BaseCSS,
+	"base.js":   webui.BaseJS,
 	"app.js":    webui.MustAsset(webFiles, "web/app.js", "text/javascript; charset=utf-8"),
 	"style.css": webui.MustAsset(webFiles, "web/style.css", "text/css; charset=utf-8"),
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // The status server on Options.StatusAddr: the page (web/index.html,
-// web/app.js, web/style.css and common/webui's base.css, all in the binary;
+// web/app.js, web/style.css and common/webui's base files, all in the binary;
 // it loads nothing from elsewhere and its Content-Security-Policy says so),
 // GET /api/status and GET /ok. New binds it, Run serves it until its context ends.
 
@@ -34,7 +34,8 @@ const (
 var (
 	page   = webui.MustAsset(webFiles, "web/index.html", "text/html; charset=utf-8")
 	assets = map[string]webui.Asset{
-		"base.css":  webui.Base,
+		"base.css":  webui.BaseCSS,
+		"base.js":   webui.BaseJS,
 		"app.js":    webui.MustAsset(webFiles, "web/app.js", "text/javascript; charset=utf-8"),
 		"style.css": webui.MustAsset(webFiles, "web/style.css", "text/css; charset=utf-8"),
 	}

@@ -1,5 +1,6 @@
 // Package webui is what the master's and the monitor's status pages share:
-// the base style sheet, and serving embedded files with their headers.
+// the base style sheet and script helpers, and serving embedded files with
+// their headers.
 package webui
 
 import (
@@ -14,6 +15,9 @@ import (
 
 //go:embed base.css
 var baseCSS []byte
+
+//go:embed base.js
+var baseJS []byte
 
 // Asset is a file of a page, with its content type and ETag. Assets never
 // change while the binary runs; served with no-cache and an ETag, a browser
@@ -40,9 +44,12 @@ func MustAsset(fsys fs.FS, name, contentType string) Asset {
 	return NewAsset(b, contentType)
 }
 
-// Base is the shared style sheet; pages link it as /static/base.css before
-// their own.
-var Base = NewAsset(baseCSS, "text/css; charset=utf-8")
+// BaseCSS and BaseJS are the shared style sheet and script helpers; pages
+// load them as /static/base.css and /static/base.js before their own.
+var (
+	BaseCSS = NewAsset(baseCSS, "text/css; charset=utf-8")
+	BaseJS  = NewAsset(baseJS, "text/javascript; charset=utf-8")
+)
 
 // CSP allows a page its own script, style and API, and nothing else; forms
 // may post only where formAction says ('self' or 'none').

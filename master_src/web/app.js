@@ -12,13 +12,8 @@
   const SPARK_W = 100;
   const SPARK_H = 28;
 
-  const $ = (id) => document.getElementById(id);
-  const el = (tag, cls, text) => {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  };
+  const { $, el, setText, fmtAge, fmtDuration, fmtInt, plural, liveIndicator } = window.lbui;
+  const setLive = liveIndicator('master');
 
   // ---- formatting ----------------------------------------------------------
 
@@ -40,30 +35,9 @@
     if (ms < 1000) return `${Math.round(ms)} ms`;
     return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
   }
-  function fmtAge(ms) {
-    if (ms === null || ms === undefined) return '–';
-    if (ms < 60000) return `${(ms / 1000).toFixed(1)} s ago`;
-    if (ms < 3600000) return `${Math.floor(ms / 60000)} min ago`;
-    return `${Math.floor(ms / 3600000)} h ago`;
-  }
-  function fmtUptime(s) {
-    s = Math.floor(s);
-    if (s < 60) return `${s} s`;
-    const m = Math.floor(s / 60);
-    if (m < 60) return `${m} min ${s % 60} s`;
-    const h = Math.floor(m / 60);
-    if (h < 24) return `${h} h ${m % 60} min`;
-    return `${Math.floor(h / 24)} d ${h % 24} h`;
-  }
   function fmtSpan(ms) {
     const s = Math.round(ms / 1000);
     return s < 120 ? `${s} s` : `${Math.round(s / 60)} min`;
-  }
-  const fmtInt = (n) => Number(n).toLocaleString('en-US');
-  const plural = (n, word) => `${fmtInt(n)} ${word}${n === 1 ? '' : 's'}`;
-
-  function setText(node, text) {
-    if (node.textContent !== text) node.textContent = text;
   }
 
   // ---- fetching ------------------------------------------------------------
@@ -105,25 +79,11 @@
     }
   }
 
-  function setLive(ok, time, err) {
-    const live = $('live');
-    const banner = $('banner');
-    live.dataset.state = ok ? 'live' : 'down';
-    if (ok) {
-      setText($('live-text'), `live · ${new Date(time).toLocaleTimeString('en-GB')}`);
-      banner.hidden = true;
-    } else {
-      setText($('live-text'), 'connection lost, retrying');
-      banner.textContent = `The master does not answer (${err.message}). The figures below are stale.`;
-      banner.hidden = false;
-    }
-  }
-
   // ---- overview ------------------------------------------------------------
 
   function renderStatus(st) {
     setText($('s-algorithm'), st.algorithm);
-    setText($('s-uptime'), fmtUptime(st.uptime_seconds));
+    setText($('s-uptime'), fmtDuration(st.uptime_seconds));
     setText($('s-slaves'), `${st.slaves} / ${st.max_slaves}`);
     setText($('s-rps'), st.requests_per_second.toFixed(st.requests_per_second < 10 ? 1 : 0));
     setText($('s-queue'), fmtInt(st.queue_length));

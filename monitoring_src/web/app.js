@@ -6,42 +6,15 @@
 (() => {
   const REFRESH_MS = 1000;
 
-  const $ = (id) => document.getElementById(id);
-  const el = (tag, cls, text) => {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  };
+  const { $, el, setText, fmtAge, fmtDuration, fmtClock, fmtInt, plural, liveIndicator } = window.lbui;
+  const setLive = liveIndicator('monitor');
 
   // ---- formatting ----------------------------------------------------------
 
-  function fmtAge(ms) {
-    if (ms === null || ms === undefined) return '–';
-    if (ms < 60000) return `${(ms / 1000).toFixed(1)} s ago`;
-    if (ms < 3600000) return `${Math.floor(ms / 60000)} min ago`;
-    return `${Math.floor(ms / 3600000)} h ago`;
-  }
-  function fmtDuration(s) {
-    s = Math.floor(s);
-    if (s < 60) return `${s} s`;
-    const m = Math.floor(s / 60);
-    if (m < 60) return `${m} min ${s % 60} s`;
-    const h = Math.floor(m / 60);
-    if (h < 24) return `${h} h ${m % 60} min`;
-    return `${Math.floor(h / 24)} d ${h % 24} h`;
-  }
   // fmtInterval is a configured period, such as -interval.
   const fmtInterval = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : fmtDuration(ms / 1000));
-  const fmtClock = (t) => (t ? new Date(t).toLocaleTimeString('en-GB') : '');
-  const fmtInt = (n) => Number(n).toLocaleString('en-US');
-  const plural = (n, word) => `${fmtInt(n)} ${word}${n === 1 ? '' : 's'}`;
   // ageAt is how long before the answer's time t was, in ms.
   const ageAt = (st, t) => (t ? Date.parse(st.time) - Date.parse(t) : null);
-
-  function setText(node, text) {
-    if (node.textContent !== text) node.textContent = text;
-  }
 
   // setLink makes node a link to url (only http and https) showing text.
   function setLink(node, text, url) {
@@ -80,20 +53,6 @@
     } finally {
       running = false;
       timer = setTimeout(refresh, REFRESH_MS);
-    }
-  }
-
-  function setLive(ok, time, err) {
-    const live = $('live');
-    const banner = $('banner');
-    live.dataset.state = ok ? 'live' : 'down';
-    if (ok) {
-      setText($('live-text'), `live · ${fmtClock(time)}`);
-      banner.hidden = true;
-    } else {
-      setText($('live-text'), 'connection lost, retrying');
-      banner.textContent = `The monitor does not answer (${err.message}). The figures below are stale.`;
-      banner.hidden = false;
     }
   }
 
