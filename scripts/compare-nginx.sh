@@ -10,14 +10,8 @@ SECS=${1:-10}
 for tool in nginx wrk curl; do
 	command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install nginx-light wrk curl)" >&2; exit 1; }
 done
-dir=$(mktemp -d -t lb-compare.XXXXXX)
-pids=()
-stop() {
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$dir"
-}
-trap stop EXIT
+. scripts/lib.sh
+lb_setup compare
 go build -o "$dir/" ./cmd/master ./cmd/slave ./testutil/directserver
 
 MASTER=127.0.0.1:4292 NGINX=127.0.0.1:4293 DIRECT=127.0.0.1:4294 DISCOVERY=3092
@@ -60,10 +54,7 @@ for _ in 1 2 3; do
 	"$dir/slave" -iface lo -discovery-port "$DISCOVERY" -sd-dir '' -log-level warning 2>>"$dir/slaves.log" &
 	pids+=($!)
 done
-for _ in $(seq 100); do
-	curl -fs "http://$MASTER/metrics" | grep -q '^master_slaves 3$' && break
-	sleep 0.1
-done
+lb_wait_slaves "$MASTER" 3
 for url in "http://$MASTER/fibonacci?n=30" "http://$NGINX/fibonacci?n=30" "http://$DIRECT/fibonacci?n=30"; do
 	[ "$(curl -fs "$url")" = 832040 ] || { echo "$url does not answer 832040" >&2; exit 1; }
 done

@@ -8,14 +8,8 @@ cd "$(dirname "$0")/.."
 N=${1:-10000}
 HTTP=127.0.0.1:${MEM_HTTP_PORT:-4290}
 PORT=${MEM_DISCOVERY_PORT:-3090}
-dir=$(mktemp -d -t lb-mem.XXXXXX)
-pids=()
-stop() {
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$dir"
-}
-trap stop EXIT
+. scripts/lib.sh
+lb_setup mem
 
 go build -o "$dir/" ./cmd/master ./cmd/slave ./testutil/loadcheck
 ulimit -n "$(ulimit -Hn)"
@@ -27,10 +21,7 @@ for _ in 1 2 3; do
 	"$dir/slave" -iface lo -discovery-port "$PORT" -sd-dir '' -log-level warning 2>>"$dir/slaves.log" &
 	pids+=($!)
 done
-for _ in $(seq 100); do
-	curl -fs "http://$HTTP/metrics" | grep -q '^master_slaves 3$' && break
-	sleep 0.1
-done
+lb_wait_slaves "$HTTP" 3
 rss() { awk -v f="$1" '$1 == f":" {print $2 / 1024 " MiB"}' "/proc/$master/status"; }
 echo "master RSS with 3 slaves, idle:        $(rss VmRSS)"
 "$dir/loadcheck" -base "http://$HTTP" -c "$N" -duration 10s >"$dir/load.json"

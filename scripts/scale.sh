@@ -8,14 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || set -- 3 100 1000
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
-dir=$(mktemp -d -t lb-scale.XXXXXX)
-pids=()
-stop() {
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	pids=()
-}
-trap 'stop; rm -rf "$dir"' EXIT
+. scripts/lib.sh
+lb_setup scale
 go build -o "$dir/" ./cmd/master ./testutil/manyslaves
 ulimit -n "$(ulimit -Hn)"
 HTTP=127.0.0.1:4298 PORT=3098
@@ -33,10 +27,7 @@ for n in "$@"; do
 	start=$(date +%s.%N)
 	"$dir/manyslaves" -n "$n" -master "127.0.0.1:$PORT" 2>"$dir/slaves.log" &
 	pids+=($!)
-	until curl -fs "http://$HTTP/metrics" | grep -q "^master_slaves $n\$"; do
-		sleep 0.05
-		if [ "$(echo "$(date +%s.%N) - $start > 60" | bc)" = 1 ]; then echo "N=$n: not all joined in 60 s" >&2; exit 1; fi
-	done
+	lb_wait_slaves "$HTTP" "$n" 60
 	join=$(echo "$(date +%s.%N) - $start" | bc)
 	sleep 2 # a few load polls
 	rss=$(rss_kib "$master")
@@ -46,5 +37,5 @@ for n in "$@"; do
 	p99=$(awk '/^ +99%/ {print $2}' "$dir/wrk.out")
 	printf '| %d | %.2f s | %.1f MiB | %.1f KiB | %s | %s | %s |\n' "$n" "$join" "$(echo "$rss / 1024" | bc -l)" \
 		"$(echo "($rss - $base) / $n" | bc -l)" "$rps" "$p50" "$p99"
-	stop
+	lb_stop
 done

@@ -10,14 +10,8 @@ DURATION=${1:-10m}
 INFLIGHT=${2:-8}
 HTTP=127.0.0.1:${SOAK_HTTP_PORT:-4291}
 PORT=${SOAK_DISCOVERY_PORT:-3091}
-dir=$(mktemp -d -t lb-soak.XXXXXX)
-pids=()
-stop() {
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$dir"
-}
-trap stop EXIT
+. scripts/lib.sh
+lb_setup soak
 
 go build -o "$dir/" ./cmd/master ./cmd/slave ./testutil/loadcheck
 "$dir/master" -iface lo -http "$HTTP" -discovery ":$PORT" -log-level warning 2>"$dir/master.log" &
@@ -26,10 +20,7 @@ for i in 1 2 3; do
 	"$dir/slave" -iface lo -discovery-port "$PORT" -sd-dir '' 2>"$dir/slave$i.log" &
 	pids+=($!)
 done
-for _ in $(seq 100); do
-	curl -fs "http://$HTTP/metrics" | grep -q '^master_slaves 3$' && break
-	sleep 0.1
-done
+lb_wait_slaves "$HTTP" 3
 metricsOf() { # the /metrics URL of daemon i (0: master)
 	if [ "$1" = 0 ]; then echo "http://$HTTP/metrics"; else
 		echo "http://$(sed -n 's/.*msg="slave running".* metrics="\([^"]*\)".*/\1/p' "$dir/slave$1.log" | head -1)/metrics"
