@@ -106,22 +106,18 @@ func (m *Master) runOn(ctx context.Context, mb *member, t tasks.Task, n, load ui
 		m.pool.release(mb, load)
 		return event{kind: outcomeNak, reason: err.Error()}, nil
 	}
-	for {
-		select {
-		case ev := <-c.events:
-			switch {
-			case ev.kind == outcomeAck:
-				continue
-			case ev.kind == outcomeNak:
-				mb.refused.Add(1)
-			case ev.kind == outcomeResult && ev.result.OK:
-				mb.done.Add(1)
-			case ev.kind == outcomeResult:
-				mb.failed.Add(1)
-			}
-			return ev, nil
-		case <-ctx.Done():
-			return event{}, ctx.Err()
+	select {
+	case ev := <-c.events:
+		switch {
+		case ev.kind == outcomeNak:
+			mb.refused.Add(1)
+		case ev.kind == outcomeResult && ev.result.OK:
+			mb.done.Add(1)
+		case ev.kind == outcomeResult:
+			mb.failed.Add(1)
 		}
+		return ev, nil
+	case <-ctx.Done():
+		return event{}, ctx.Err()
 	}
 }

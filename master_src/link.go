@@ -17,8 +17,7 @@ import (
 type outcome int
 
 const (
-	outcomeAck    outcome = iota // the slave took it; a final outcome follows
-	outcomeNak                   // the slave refused it
+	outcomeNak    outcome = iota // the slave refused it
 	outcomeResult                // the slave returned a result
 	outcomeLost                  // the slave was lost before answering
 )
@@ -30,8 +29,8 @@ type event struct {
 }
 
 // call is a task sent on a link and not yet finished. Its events channel
-// holds the ACK and the final outcome, so the reader never blocks on a
-// requester that has gone away.
+// holds the final outcome, so the reader never blocks on a requester that
+// has gone away.
 type call struct {
 	task   uint8
 	load   uint64
@@ -82,7 +81,7 @@ func dialLinks(ctx context.Context, key SlaveKey, c packets.SlaveJoinConfirm, to
 			return nil, fmt.Errorf("greeting %s link: %w", x.kind, err)
 		}
 	}
-	l.tasks = packets.NewBatchWriter(l.task, 1024, func(err error) { l.lose(fmt.Errorf("writing tasks: %w", err)) })
+	l.tasks = packets.NewBatchWriter(l.task, func(err error) { l.lose(fmt.Errorf("writing tasks: %w", err)) })
 	return l, nil
 }
 
@@ -137,20 +136,22 @@ func (l *slaveLink) cause() string {
 
 // send registers a call for task req and writes it on the task link.
 func (l *slaveLink) send(req packets.TaskRequest, load uint64) (*call, error) {
-	c := &call{task: req.Task, load: load, sentAt: time.Now(), events: make(chan event, 2)}
+	c := &call{task: req.Task, load: load, sentAt: time.Now(), events: make(chan event, 1)}
 	l.mu.Lock()
 	if l.lostErr != nil || l.leaving {
 		l.mu.Unlock()
 		return nil, errLinkLost
 	}
 	l.calls[req.ID] = c
-	// Queued under the lock, so no request can follow the LeaveAck.
-	err := l.tasks.Write(req)
+	// Queued under the lock, so no request can follow the LeaveAck; written
+	// after it, so the result reader never waits for the network.
+	err := l.tasks.Queue(req)
 	l.mu.Unlock()
 	if err != nil {
 		l.lose(fmt.Errorf("writing task: %w", err))
 		return c, nil // lose delivered outcomeLost to c
 	}
+	l.tasks.Flush()
 	return c, nil
 }
 
@@ -171,7 +172,7 @@ func (l *slaveLink) acknowledgeLeave() {
 		return
 	}
 	l.leaving = true
-	_ = l.tasks.Write(packets.LeaveAck{}) // a failed link is noticed by its readers
+	_ = l.tasks.Queue(packets.LeaveAck{}) // a failed link is noticed by its readers
 }
 
 // finish removes call id and returns it, or nil for an unknown id (a late
@@ -184,25 +185,18 @@ func (l *slaveLink) finish(id uint64) *call {
 	return c
 }
 
-func (l *slaveLink) lookup(id uint64) *call {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.calls[id]
-}
-
-// readResults delivers ACKs, NAKs and results until the link fails.
+// readResults delivers NAKs and results until the link fails. An ACK only
+// says the result will follow: the requester waits for that anyway, and
+// waking it for nothing would cost a thread switch per task.
 func (l *slaveLink) readResults() error {
-	r := bufio.NewReader(l.result)
+	r := packets.NewFrameReader(l.result, 64<<10)
 	for {
-		m, err := packets.ReadFrame(r)
+		m, err := r.Read()
 		if err != nil {
 			return fmt.Errorf("result link: %w", err)
 		}
 		switch m := m.(type) {
 		case packets.TaskAck:
-			if c := l.lookup(m.ID); c != nil {
-				c.events <- event{kind: outcomeAck}
-			}
 		case packets.TaskNak:
 			if c := l.finish(m.ID); c != nil {
 				l.release(c.load)
@@ -217,6 +211,7 @@ func (l *slaveLink) readResults() error {
 		case packets.Leaving:
 			l.draining()
 			l.acknowledgeLeave()
+			l.tasks.Flush()
 		default:
 			return fmt.Errorf("result link: unexpected %s", m.Type())
 		}

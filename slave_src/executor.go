@@ -51,14 +51,36 @@ func (e *executor) admit(req packets.TaskRequest) (tasks.Task, uint64, error) {
 // and releases its load.
 // It returns the result and the time spent computing it.
 func (e *executor) run(ctx context.Context, t tasks.Task, load uint64, n uint64) (string, time.Duration, error) {
-	defer e.release(load)
 	if e.workers != nil {
 		select {
 		case e.workers <- struct{}{}:
-			defer func() { <-e.workers }()
 		case <-ctx.Done():
+			e.release(load)
 			return "", 0, ctx.Err()
 		}
+	}
+	return e.compute(ctx, t, load, n)
+}
+
+// tryWorker takes a worker if one is free at once; compute gives it back.
+func (e *executor) tryWorker() bool {
+	if e.workers == nil {
+		return true
+	}
+	select {
+	case e.workers <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// compute runs an admitted task on a worker already taken, then gives back
+// the worker and the task's load.
+func (e *executor) compute(ctx context.Context, t tasks.Task, load uint64, n uint64) (string, time.Duration, error) {
+	defer e.release(load)
+	if e.workers != nil {
+		defer func() { <-e.workers }()
 	}
 	start := time.Now()
 	result, err := t.Run(ctx, n)

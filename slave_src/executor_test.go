@@ -33,4 +33,20 @@ func TestExecutorWorkersCap(t *testing.T) {
 	if len(e.workers) != 0 {
 		t.Fatal("the worker token was not returned")
 	}
+	// A cheap task computed at once takes the worker only if it is free.
+	e.workers <- struct{}{}
+	if e.tryWorker() {
+		t.Fatal("tryWorker took a worker while the only one was busy")
+	}
+	<-e.workers
+	if !e.tryWorker() {
+		t.Fatal("tryWorker found no worker while the only one was free")
+	}
+	task, load, _ = e.admit(req)
+	if got, _, err := e.compute(context.Background(), task, load, req.N); err != nil || got != "55" {
+		t.Fatalf("compute = %q, %v; want 55", got, err)
+	}
+	if len(e.workers) != 0 {
+		t.Fatal("compute did not return the worker token")
+	}
 }

@@ -52,7 +52,7 @@ func (s *Slave) acceptLinks(ctx context.Context, master discovery.Master) (*sess
 		*l.conn = c
 		ss.poll = time.Duration(hello.PollIntervalMillis) * time.Millisecond
 	}
-	ss.results = packets.NewBatchWriter(ss.result, 1024, nil) // a failed write also fails watchResults' read
+	ss.results = packets.NewBatchWriter(ss.result, nil) // a failed write also fails watchResults' read
 	return ss, nil
 }
 
@@ -155,57 +155,83 @@ func (ss *session) serveLoad(ctx context.Context, _ *sync.WaitGroup) error {
 }
 
 // serveTasks reads task requests, answers each with an ACK or NAK on the
-// result link, and runs the accepted ones concurrently.
+// result link, and runs the accepted ones concurrently. A cheap task finds a
+// free worker at once is computed right here: starting a goroutine and
+// waking a thread would cost more than computing it. Answers are queued and
+// go out when the requests read in one go are done, in one write.
 func (ss *session) serveTasks(ctx context.Context, wg *sync.WaitGroup) error {
-	r := bufio.NewReader(ss.task)
-	log := ss.s.opts.Log
+	r := packets.NewFrameReader(ss.task, 64<<10)
 	for {
-		m, err := packets.ReadFrame(r)
+		if !r.Buffered() {
+			ss.results.Flush()
+		}
+		m, err := r.Read()
 		if err != nil {
 			return fmt.Errorf("task link: %w", err)
 		}
-		if _, ok := m.(packets.LeaveAck); ok {
+		switch m := m.(type) {
+		case packets.LeaveAck:
 			select {
 			case <-ss.leaveAcked: // a repeat: nothing more to learn
 			default:
 				close(ss.leaveAcked)
 			}
-			continue
-		}
-		req, ok := m.(packets.TaskRequest)
-		if !ok {
-			return fmt.Errorf("task link: unexpected %s", m.Type())
-		}
-		ss.s.metrics.requested.Inc()
-		t, load, err := ss.admit(req, wg)
-		if err != nil {
-			ss.s.metrics.refused.Inc()
-			log.Info("refused task", "task_id", req.ID, "reason", err)
-			if err := ss.results.Write(packets.TaskNak{ID: req.ID, Reason: err.Error()}); err != nil {
+		case packets.TaskRequest:
+			if err := ss.startTask(ctx, m, wg); err != nil {
 				return fmt.Errorf("result link: %w", err)
 			}
-			continue
+		default:
+			return fmt.Errorf("task link: unexpected %s", m.Type())
 		}
-		if err := ss.results.Write(packets.TaskAck{ID: req.ID}); err != nil {
-			ss.s.exec.release(load)
-			wg.Done()
-			return fmt.Errorf("result link: %w", err)
-		}
-		log.Debug("accepted task", "task_id", req.ID, "task", t.Name, "n", req.N)
-		go func() {
-			defer wg.Done()
-			body, took, err := ss.s.exec.run(ctx, t, load, req.N)
-			if err != nil {
-				log.Info("task abandoned", "task_id", req.ID, "err", err)
-				return
-			}
-			if err := ss.results.Write(packets.TaskResult{ID: req.ID, OK: true, ComputeMicros: uint64(took.Microseconds()), Body: body}); err != nil {
-				log.Warning("result not delivered", "task_id", req.ID, "err", err)
-				return
-			}
-			ss.s.metrics.completed.Inc()
-		}()
 	}
+}
+
+// startTask admits req and queues its ACK and, for a cheap task computed at
+// once, its result; otherwise a goroutine computes it. An error means the
+// result link failed.
+func (ss *session) startTask(ctx context.Context, req packets.TaskRequest, wg *sync.WaitGroup) error {
+	log := ss.s.opts.Log
+	ss.s.metrics.requested.Inc()
+	t, load, err := ss.admit(req, wg)
+	if err != nil {
+		ss.s.metrics.refused.Inc()
+		log.Info("refused task", "task_id", req.ID, "reason", err)
+		return ss.results.Queue(packets.TaskNak{ID: req.ID, Reason: err.Error()})
+	}
+	if err := ss.results.Queue(packets.TaskAck{ID: req.ID}); err != nil {
+		ss.s.exec.release(load)
+		wg.Done()
+		return err
+	}
+	log.Debug("accepted task", "task_id", req.ID, "task", t.Name, "n", req.N)
+	if req.N <= t.CheapMaxN && ss.s.exec.tryWorker() {
+		defer wg.Done()
+		body, took, err := ss.s.exec.compute(ctx, t, load, req.N)
+		ss.queueResult(req.ID, body, took, err)
+		return nil
+	}
+	go func() {
+		defer wg.Done()
+		body, took, err := ss.s.exec.run(ctx, t, load, req.N)
+		ss.queueResult(req.ID, body, took, err)
+		ss.results.Flush()
+	}()
+	return nil
+}
+
+// queueResult queues the result of task id, computed in took; err means the
+// task was abandoned (the session is ending) and there is nothing to send.
+func (ss *session) queueResult(id uint64, body string, took time.Duration, err error) {
+	log := ss.s.opts.Log
+	if err != nil {
+		log.Info("task abandoned", "task_id", id, "err", err)
+		return
+	}
+	if err := ss.results.Queue(packets.TaskResult{ID: id, OK: true, ComputeMicros: uint64(took.Microseconds()), Body: body}); err != nil {
+		log.Warning("result not delivered", "task_id", id, "err", err)
+		return
+	}
+	ss.s.metrics.completed.Inc()
 }
 
 // admit reserves the task's load and counts it in wg, unless the slave is

@@ -7,61 +7,122 @@ import (
 	"sync"
 )
 
-// BatchWriter writes frames to a stream from one goroutine, coalescing the
-// frames queued meanwhile into a single Write: under load, many frames per
-// system call instead of one. Write encodes on the caller's goroutine (so
-// the size cap is checked there) and only queues the bytes.
+// BatchWriter writes frames to a stream shared by many goroutines, with no
+// goroutine of its own: the caller that finds the stream idle writes, and
+// the frames others queue meanwhile go out together in its next Write. Under
+// load that is many frames per system call, and never a hand-off to a
+// writing goroutine (on a virtual machine each wake-up costs more than the
+// write itself).
 type BatchWriter struct {
 	w     io.Writer
 	onErr func(error)
-	queue chan []byte
-	stop  chan struct{} // closed by Close
-	done  chan struct{} // closed when the writing goroutine has ended
-	once  sync.Once
 
-	// closing is write-locked by Close to set closed; Write holds it for
-	// reading while it queues, so every frame queued before Close is
-	// flushed and none is queued after.
-	closing sync.RWMutex
-	closed  bool
-
-	mu  sync.Mutex
-	err error // the first write error, or ErrWriterClosed
+	mu       sync.Mutex
+	idle     sync.Cond // signalled when a flush ends
+	pending  []byte    // frames queued and not yet taken by a flush
+	spare    []byte    // the last flushed buffer, reused for the next batch
+	flushing bool
+	closed   bool
+	err      error // the first write error, or ErrWriterClosed
 }
 
 // ErrWriterClosed is returned by Write after Close.
 var ErrWriterClosed = errors.New("frame writer closed")
 
-// maxBatch caps the bytes coalesced into one Write (a single larger frame
-// is still written whole).
-const maxBatch = 64 << 10
+// MaxPending caps the bytes queued behind a flush that is still writing. A
+// peer that leaves this much unread is not reading at all: the writer fails
+// rather than block its callers (who may hold locks the reading side needs)
+// or grow without bound.
+const MaxPending = 32 << 20
 
-// NewBatchWriter starts a writer on w. onErr, if not nil, is called once
+// maxSpare is the largest buffer kept for reuse: one large result must not
+// pin its memory.
+const maxSpare = 256 << 10
+
+// NewBatchWriter returns a writer on w. onErr, if not nil, is called once
 // with the first write error, on a goroutine of its own (so it may call
 // Close).
-func NewBatchWriter(w io.Writer, queueLen int, onErr func(error)) *BatchWriter {
-	b := &BatchWriter{w: w, onErr: onErr, queue: make(chan []byte, queueLen), stop: make(chan struct{}), done: make(chan struct{})}
-	go b.run()
+func NewBatchWriter(w io.Writer, onErr func(error)) *BatchWriter {
+	b := &BatchWriter{w: w, onErr: onErr}
+	b.idle.L = &b.mu
 	return b
 }
 
-// Write queues m. It blocks while the queue is full, and fails once the
-// writer has failed or been closed.
+// Write queues m and flushes.
 func (b *BatchWriter) Write(m Message) error {
-	frame := Encode(m)
-	if len(frame) > HeaderSize+MaxPayload {
-		return fmt.Errorf("%s of %d bytes exceeds the %d-byte frame cap", m.Type(), len(frame), MaxPayload)
+	if err := b.Queue(m); err != nil {
+		return err
 	}
-	b.closing.RLock()
-	defer b.closing.RUnlock()
+	b.Flush()
+	return nil
+}
+
+// Queue adds m to the next batch without writing: a caller that has more
+// frames coming (or holds a lock) queues them and calls Flush after. It never
+// blocks on the stream, and fails once the writer has failed or been closed.
+func (b *BatchWriter) Queue(m Message) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return b.err
+	}
 	if b.closed {
 		return ErrWriterClosed
 	}
-	select {
-	case b.queue <- frame:
-		return nil
-	case <-b.done:
-		return b.Err()
+	start := len(b.pending)
+	b.pending = Append(b.pending, m)
+	if size := len(b.pending) - start; size > HeaderSize+MaxPayload {
+		b.pending = b.pending[:start]
+		return fmt.Errorf("%s of %d bytes exceeds the %d-byte frame cap", m.Type(), size, MaxPayload)
+	}
+	if len(b.pending) > MaxPending {
+		b.failLocked(fmt.Errorf("%d bytes queued and the peer is not reading them", len(b.pending)))
+		return b.err
+	}
+	return nil
+}
+
+// Flush writes the queued frames unless another caller is already writing
+// (that one takes them along). It returns when the stream is idle or taken.
+func (b *BatchWriter) Flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.flushing {
+		return
+	}
+	b.flushLocked()
+}
+
+// flushLocked writes batches until none is left; it is called with mu held
+// and flushing false, and drops mu during each Write.
+func (b *BatchWriter) flushLocked() {
+	b.flushing = true
+	for len(b.pending) > 0 && b.err == nil {
+		batch := b.pending
+		b.pending = b.spare[:0]
+		b.mu.Unlock()
+		_, err := b.w.Write(batch)
+		b.mu.Lock()
+		if cap(batch) <= maxSpare {
+			b.spare = batch
+		}
+		if err != nil {
+			b.failLocked(err)
+		}
+	}
+	b.flushing = false
+	b.idle.Broadcast()
+}
+
+// failLocked records the first error and reports it to onErr.
+func (b *BatchWriter) failLocked(err error) {
+	if b.err != nil {
+		return
+	}
+	b.err = err
+	b.pending = nil
+	if b.onErr != nil {
+		go b.onErr(err)
 	}
 }
 
@@ -72,80 +133,17 @@ func (b *BatchWriter) Err() error {
 	return b.err
 }
 
-// Close writes what is already queued, then stops the writer and waits for
-// it. It does not close the underlying stream.
+// Close writes what is already queued, waiting for a flush in progress, and
+// refuses frames from then on. It does not close the underlying stream.
 func (b *BatchWriter) Close() {
-	b.closing.Lock()
-	b.closed = true
-	b.closing.Unlock()
-	b.once.Do(func() { close(b.stop) })
-	<-b.done
-}
-
-func (b *BatchWriter) run() {
-	defer close(b.done)
-	var buf []byte
-	for {
-		var first []byte
-		select {
-		case first = <-b.queue:
-		case <-b.stop:
-			b.flushQueued(buf)
-			b.fail(ErrWriterClosed)
-			return
-		}
-		buf = append(buf[:0], first...)
-	more:
-		for len(buf) < maxBatch {
-			select {
-			case f := <-b.queue:
-				buf = append(buf, f...)
-			default:
-				break more
-			}
-		}
-		if !b.write(buf) {
-			return
-		}
-		if cap(buf) > 4*maxBatch {
-			buf = nil // do not pin a large result's buffer
-		}
-	}
-}
-
-// flushQueued writes the frames queued before Close.
-func (b *BatchWriter) flushQueued(buf []byte) {
-	buf = buf[:0]
-	for {
-		select {
-		case f := <-b.queue:
-			buf = append(buf, f...)
-		default:
-			if len(buf) > 0 {
-				b.write(buf)
-			}
-			return
-		}
-	}
-}
-
-func (b *BatchWriter) write(buf []byte) bool {
-	if _, err := b.w.Write(buf); err != nil {
-		if b.fail(err) && b.onErr != nil {
-			go b.onErr(err)
-		}
-		return false
-	}
-	return true
-}
-
-// fail records err if it is the first; it reports whether it was.
-func (b *BatchWriter) fail(err error) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.err != nil {
-		return false
+	b.closed = true
+	for b.flushing {
+		b.idle.Wait()
 	}
-	b.err = err
-	return true
+	b.flushLocked()
+	if b.err == nil {
+		b.err = ErrWriterClosed // not reported to onErr: nothing failed
+	}
 }

@@ -28,7 +28,7 @@ func (c *countingBuffer) Write(p []byte) (int, error) {
 func TestBatchWriterDeliversEverythingInOrderPerWriter(t *testing.T) {
 	t.Parallel()
 	var out countingBuffer
-	b := packets.NewBatchWriter(&out, 64, nil)
+	b := packets.NewBatchWriter(&out, nil)
 	const writers, each = 8, 500
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
@@ -75,7 +75,7 @@ func (brokenLink) Write([]byte) (int, error) { return 0, errors.New("link down")
 func TestBatchWriterReportsFailure(t *testing.T) {
 	t.Parallel()
 	got := make(chan error, 1)
-	b := packets.NewBatchWriter(brokenLink{}, 4, func(err error) { got <- err })
+	b := packets.NewBatchWriter(brokenLink{}, func(err error) { got <- err })
 	_ = b.Write(packets.TaskAck{ID: 1})
 	if err := <-got; err == nil || err.Error() != "link down" {
 		t.Fatalf("onErr got %v", err)
@@ -90,9 +90,102 @@ func TestBatchWriterReportsFailure(t *testing.T) {
 		t.Fatal("Write after a failure and Close succeeded")
 	}
 	big := packets.TaskResult{Body: string(make([]byte, packets.MaxPayload))}
-	d := packets.NewBatchWriter(io.Discard, 1, nil)
+	d := packets.NewBatchWriter(io.Discard, nil)
 	defer d.Close()
 	if err := d.Write(big); err == nil {
 		t.Fatal("an oversized frame was queued")
 	}
+}
+
+// gate is a stream whose first Write blocks until released, like a peer
+// whose receive window is full.
+type gate struct {
+	countingBuffer
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.release
+	})
+	return g.countingBuffer.Write(p)
+}
+
+func TestBatchWriterCoalescesBehindASlowWrite(t *testing.T) {
+	t.Parallel()
+	g := &gate{entered: make(chan struct{}), release: make(chan struct{})}
+	b := packets.NewBatchWriter(g, nil)
+	first := make(chan error)
+	go func() { first <- b.Write(packets.TaskAck{ID: 0}) }()
+	<-g.entered
+	// The first Write is stuck in the stream: these return at once, queued.
+	for i := 1; i <= 100; i++ {
+		if err := b.Write(packets.TaskAck{ID: uint64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := make(chan struct{})
+	go func() { b.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a flush was still writing")
+	default:
+	}
+	close(g.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	<-closed
+	if g.writes != 2 {
+		t.Fatalf("%d writes, want 2: the first frame, then the 100 queued behind it", g.writes)
+	}
+	r := bufio.NewReader(&g.buf)
+	for i := 0; i <= 100; i++ {
+		m, err := packets.ReadFrame(r)
+		if err != nil || m.(packets.TaskAck).ID != uint64(i) {
+			t.Fatalf("frame %d: %v %v", i, m, err)
+		}
+	}
+}
+
+func TestBatchWriterQueueWaitsForFlush(t *testing.T) {
+	t.Parallel()
+	var out countingBuffer
+	b := packets.NewBatchWriter(&out, nil)
+	for i := 0; i < 3; i++ {
+		if err := b.Queue(packets.TaskAck{ID: uint64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.writes != 0 {
+		t.Fatalf("Queue wrote %d times before Flush", out.writes)
+	}
+	b.Flush()
+	if out.writes != 1 || out.buf.Len() != 3*len(packets.Encode(packets.TaskAck{})) {
+		t.Fatalf("Flush: %d writes of %d bytes, want the 3 frames in one", out.writes, out.buf.Len())
+	}
+}
+
+func TestBatchWriterFailsWhenThePeerStopsReading(t *testing.T) {
+	t.Parallel()
+	g := &gate{entered: make(chan struct{}), release: make(chan struct{})}
+	got := make(chan error, 1)
+	b := packets.NewBatchWriter(g, func(err error) { got <- err })
+	go func() { _ = b.Write(packets.TaskAck{}) }()
+	<-g.entered
+	body := string(make([]byte, 1<<20-64))
+	var err error
+	for i := 0; i < packets.MaxPending>>20+2 && err == nil; i++ {
+		err = b.Queue(packets.TaskResult{Body: body})
+	}
+	if err == nil {
+		t.Fatalf("queued more than %d bytes behind a stuck write", packets.MaxPending)
+	}
+	if reported := <-got; reported != err {
+		t.Fatalf("onErr got %v, Queue returned %v", reported, err)
+	}
+	close(g.release)
+	b.Close()
 }

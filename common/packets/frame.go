@@ -1,6 +1,7 @@
 package packets
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"sync"
@@ -20,6 +21,11 @@ func ReadFrame(r io.Reader) (Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readPayload(r, t, n)
+}
+
+// readPayload reads and decodes the n-byte payload of a frame of type t.
+func readPayload(r io.Reader, t Type, n int) (Message, error) {
 	p := make([]byte, n)
 	if _, err := io.ReadFull(r, p); err != nil {
 		if err == io.EOF {
@@ -28,6 +34,56 @@ func ReadFrame(r io.Reader) (Message, error) {
 		return nil, fmt.Errorf("reading %d-byte %s payload: %w", n, t, err)
 	}
 	return DecodePayload(t, p)
+}
+
+// FrameReader reads a stream of frames through a buffer of its own. A frame
+// that fits the buffer is decoded where it lies, so reading allocates only
+// what the decoded message holds; a larger one is read like ReadFrame does.
+type FrameReader struct {
+	r *bufio.Reader
+}
+
+// NewFrameReader returns a FrameReader on r with a buffer of size bytes
+// (64 KiB is plenty for task traffic; at least 16).
+func NewFrameReader(r io.Reader, size int) *FrameReader {
+	return &FrameReader{r: bufio.NewReaderSize(r, size)}
+}
+
+// Read reads and decodes the next frame. A stream ending between frames
+// gives io.EOF; ending inside one, an error wrapping io.ErrUnexpectedEOF.
+func (f *FrameReader) Read() (Message, error) {
+	h, err := f.r.Peek(HeaderSize)
+	if err != nil {
+		if err == io.EOF && len(h) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	t, n, err := ParseHeader(h)
+	if err != nil {
+		return nil, err
+	}
+	if HeaderSize+n > f.r.Size() {
+		_, _ = f.r.Discard(HeaderSize) // Peek returned these bytes: Discard cannot fail
+		return readPayload(f.r, t, n)
+	}
+	frame, err := f.r.Peek(HeaderSize + n)
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("reading %d-byte %s payload: %w", n, t, err)
+	}
+	m, err := DecodePayload(t, frame[HeaderSize:])
+	_, _ = f.r.Discard(HeaderSize + n)
+	return m, err
+}
+
+// Buffered reports whether bytes already read from the stream wait in the
+// buffer, so that the next Read will not wait for the network: a reader
+// answering frames can hold its answers back until the batch is done.
+func (f *FrameReader) Buffered() bool {
+	return f.r.Buffered() > 0
 }
 
 // Writer writes whole frames to a stream; it is safe for concurrent use, and

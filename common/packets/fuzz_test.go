@@ -81,7 +81,8 @@ func checkCanonical(t *testing.T, m packets.Message, frame []byte) {
 	}
 }
 
-// FuzzReadFrame reads frames from a stream until an error: it never panics,
+// FuzzReadFrame reads frames from a stream until an error, with ReadFrame
+// and with FrameReader (frames in and larger than its buffer): it never panics,
 // ends with io.EOF, io.ErrUnexpectedEOF or ErrMalformed, and the frames it
 // returned re-encode to exactly the prefix of the stream they came from.
 func FuzzReadFrame(f *testing.F) {
@@ -99,30 +100,48 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		src := bytes.NewReader(data)
-		r := bufio.NewReaderSize(src, 16)
-		var reencoded []byte
-		for {
-			m, err := packets.ReadFrame(r)
-			if err != nil {
-				if m != nil {
-					t.Fatalf("ReadFrame returned %#v with error %v", m, err)
-				}
-				// Only a bare io.EOF means a clean end, and only at the end of
-				// the stream; testdata/fuzz/FuzzReadFrame keeps the input that
-				// once showed a truncated frame passing for one.
-				if err != io.EOF && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, packets.ErrMalformed) {
-					t.Fatalf("unexpected error %v", err)
-				}
-				if err == io.EOF && len(reencoded) != len(data) {
-					t.Fatalf("io.EOF after %d of %d bytes", len(reencoded), len(data))
-				}
-				break
-			}
-			reencoded = packets.Append(reencoded, m)
-			if !bytes.HasPrefix(data, reencoded) {
-				t.Fatalf("frames read so far re-encode to %x, not a prefix of the stream %x", reencoded, data)
-			}
+		readers := []struct {
+			name string
+			read func() (packets.Message, error)
+		}{
+			{"ReadFrame", func() func() (packets.Message, error) {
+				r := bufio.NewReaderSize(bytes.NewReader(data), 16)
+				return func() (packets.Message, error) { return packets.ReadFrame(r) }
+			}()},
+			// 16 bytes: most frames take the path for frames larger than the buffer.
+			{"FrameReader/16", packets.NewFrameReader(bytes.NewReader(data), 16).Read},
+			{"FrameReader/64K", packets.NewFrameReader(bytes.NewReader(data), 64<<10).Read},
+		}
+		for _, rd := range readers {
+			checkFrameStream(t, rd.name, data, rd.read)
 		}
 	})
+}
+
+// checkFrameStream reads frames with read until an error and checks them
+// against the stream data they came from.
+func checkFrameStream(t *testing.T, name string, data []byte, read func() (packets.Message, error)) {
+	var reencoded []byte
+	for {
+		m, err := read()
+		if err != nil {
+			if m != nil {
+				t.Fatalf("%s returned %#v with error %v", name, m, err)
+			}
+			// Only a bare io.EOF means a clean end, and only at the end of
+			// the stream; testdata/fuzz/FuzzReadFrame keeps the input that
+			// once showed a truncated frame passing for one.
+			if err != io.EOF && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, packets.ErrMalformed) {
+				t.Fatalf("%s: unexpected error %v", name, err)
+			}
+			if err == io.EOF && len(reencoded) != len(data) {
+				t.Fatalf("%s: io.EOF after %d of %d bytes", name, len(reencoded), len(data))
+			}
+			return
+		}
+		reencoded = packets.Append(reencoded, m)
+		if !bytes.HasPrefix(data, reencoded) {
+			t.Fatalf("%s: frames read so far re-encode to %x, not a prefix of the stream %x", name, reencoded, data)
+		}
+	}
 }

@@ -20,6 +20,9 @@ type Task struct {
 	MaxN uint64
 	// Load estimates the work of input n, in the units of a slave's max load.
 	Load func(n uint64) uint64
+	// CheapMaxN is the largest input that computes in about ten
+	// microseconds: less than handing it to another goroutine costs.
+	CheapMaxN uint64
 	// Run computes the result as decimal text. It returns ctx.Err() when
 	// cancelled before finishing.
 	Run func(ctx context.Context, n uint64) (string, error)
