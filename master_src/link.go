@@ -151,7 +151,7 @@ func (l *slaveLink) send(req packets.TaskRequest, load uint64) (*call, error) {
 		l.lose(fmt.Errorf("writing task: %w", err))
 		return c, nil // lose delivered outcomeLost to c
 	}
-	l.tasks.Flush()
+	l.tasks.YieldAndFlush()
 	return c, nil
 }
 

@@ -3,10 +3,11 @@
 # (least_conn, keep-alive to its upstreams) in front of 3 plain Go HTTP
 # servers computing the same tasks, and one such server alone. Prints a
 # Markdown table. Needs nginx and wrk (apt-get install nginx-light wrk).
-#   scripts/compare-nginx.sh [SECONDS]
+#   scripts/compare-nginx.sh [SECONDS [ROUNDS]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
+ROUNDS=${2:-3}
 for tool in nginx wrk curl; do
 	command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install nginx-light wrk curl)" >&2; exit 1; }
 done
@@ -59,7 +60,7 @@ for url in "http://$MASTER/fibonacci?n=30" "http://$NGINX/fibonacci?n=30" "http:
 	[ "$(curl -fs "$url")" = 832040 ] || { echo "$url does not answer 832040" >&2; exit 1; }
 done
 
-# run URL CONNS: prints "rps p50 p99" (latencies in ms).
+# run URL CONNS: prints "rps p50 p99 non2xx" (latencies in ms).
 run() {
 	wrk -t "$(( $2 < 2 ? $2 : 2 ))" -c "$2" -d "${SECS}s" --latency "$1" >"$dir/wrk.out" 2>&1
 	awk '
@@ -68,18 +69,30 @@ run() {
 		/^ +50%/ { p50 = ms($2) }
 		/^ +99%/ { p99 = ms($2) }
 		/Non-2xx/ { bad = $5 }
-		END { printf "%.0f %.2f %.2f %s\n", rps, p50, p99, (bad ? bad : 0) }' "$dir/wrk.out"
+		END { printf "%.0f %.2f %.2f %d\n", rps, p50, p99, bad }' "$dir/wrk.out"
 }
 
+# median reads numbers, one a line, and prints their median.
+median() { sort -g | awk '{ v[NR] = $1 } END { printf "%s\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# A shared machine's speed drifts from one minute to the next: the three
+# setups take turns, ROUNDS times, and each ratio is the median of the
+# ratios within a round.
+echo "Each figure is the median of $ROUNDS rounds of ${SECS} s; ratios are medians of per-round ratios."
+echo
 echo "| workload | in flight | master + 3 slaves | nginx + 3 Go servers | 1 Go server, no balancer | master / nginx | master / direct |"
 echo "|---|---|---|---|---|---|---|"
 for spec in "fibonacci?n=30 64" "fibonacci?n=30 1" "primes?n=5000 8"; do
 	set -- $spec
-	read -r m50 m50p m99 mbad < <(run "http://$MASTER/$1" "$2")
-	read -r n50 n50p n99 nbad < <(run "http://$NGINX/$1" "$2")
-	read -r d50 d50p d99 dbad < <(run "http://$DIRECT/$1" "$2")
+	: >"$dir/rounds"
+	for ((round = 0; round < ROUNDS; round++)); do
+		echo "$(run "http://$MASTER/$1" "$2") $(run "http://$NGINX/$1" "$2") $(run "http://$DIRECT/$1" "$2")" >>"$dir/rounds"
+	done
+	col() { awk -v c="$1" '{ print $c }' "$dir/rounds" | median; }
+	ratio() { awk -v a="$1" -v b="$2" '{ print $a / $b }' "$dir/rounds" | median; }
 	printf '| /%s | %s | %s req/s, p50 %s ms, p99 %s ms | %s req/s, p50 %s ms, p99 %s ms | %s req/s, p50 %s ms, p99 %s ms | %.2f | %.2f |\n' \
-		"$1" "$2" "$m50" "$m50p" "$m99" "$n50" "$n50p" "$n99" "$d50" "$d50p" "$d99" \
-		"$(echo "$m50 / $n50" | bc -l)" "$(echo "$m50 / $d50" | bc -l)"
-	[ "$mbad$nbad$dbad" = 000 ] || echo "non-2xx answers: master $mbad, nginx $nbad, direct $dbad"
+		"$1" "$2" "$(col 1)" "$(col 2)" "$(col 3)" "$(col 5)" "$(col 6)" "$(col 7)" "$(col 9)" "$(col 10)" "$(col 11)" \
+		"$(ratio 1 5)" "$(ratio 1 9)"
+	bad=$(awk '{ m += $4; n += $8; d += $12 } END { print m, n, d }' "$dir/rounds")
+	[ "$bad" = "0 0 0" ] || echo "non-2xx answers (master nginx direct): $bad"
 done

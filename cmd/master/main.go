@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/lbproject/loadbalancer/common/cli"
@@ -39,6 +40,7 @@ func run(ctx context.Context) error {
 	fs.IntVar(&o.MaxAttempts, "max-attempts", o.MaxAttempts, "most slaves a task is sent to when slaves die under it")
 	fs.Float64Var(&o.HandshakeRate, "handshake-rate", o.HandshakeRate, "handshake packets handled per second per source IP (more are dropped)")
 	fs.IntVar(&o.HandshakeBurst, "handshake-burst", o.HandshakeBurst, "burst of handshake packets allowed per source IP")
+	procs := fs.Int("procs", defaultProcs(), "cores the master's Go runtime runs on (GOMAXPROCS); default half the cores, at least 1")
 	secret := cli.SecretFlag(fs)
 	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
 	args, err := cli.Parse(fs, os.Args[1:])
@@ -52,6 +54,10 @@ func run(ctx context.Context) error {
 	default:
 		return fmt.Errorf("one algorithm at most, got %q", args)
 	}
+	if *procs < 1 {
+		return fmt.Errorf("-procs must be at least 1, got %d", *procs)
+	}
+	runtime.GOMAXPROCS(*procs)
 	o.Secret = cli.Secret(*secret)
 	if o.Log, err = logger.New("master", os.Stderr, *level); err != nil {
 		return err
@@ -61,4 +67,16 @@ func run(ctx context.Context) error {
 		return err
 	}
 	return m.Run(ctx)
+}
+
+// defaultProcs is half the cores, at least 1, unless GOMAXPROCS is set. The
+// master mostly waits on the network: the kernel's network stack needs the
+// other cores, and every idle Go thread woken to look for work is a thread
+// switch. On 2 cores with 64 requests in flight, one core served 20-40% more
+// requests per second than two, for 20-40% less CPU per request.
+func defaultProcs() int {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return runtime.GOMAXPROCS(0)
+	}
+	return max(1, runtime.NumCPU()/2)
 }
