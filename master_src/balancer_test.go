@@ -2,75 +2,252 @@ package master
 
 import (
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
+// slave gives a test slave's figures: the master's view of its load, its
+// tasks in flight, the room left once a task of load 1 is placed, and its
+// latency for task 1 (0: none observed).
+type slave struct {
+	load     float64
+	inFlight int
+	room     uint64
+	latency  float64
+}
+
+// testTask is the task code and load the tests place.
+const testTask, testLoad = 1, 1
+
+// slaves builds members with those figures, in join order (seq 1, 2, ...),
+// tracked by a.
+func slaves(a Algorithm, figures ...slave) []*member {
+	ms := make([]*member, len(figures))
+	for i, f := range figures {
+		m := &member{seq: uint64(i + 1), outstanding: 1, factor: f.load, inFlight: f.inFlight,
+			maxLoad: 1 + testLoad + f.room, latency: make([]peakEWMA, taskCodes)}
+		m.latency[testTask].value = f.latency
+		a.track(m)
+		ms[i] = m
+	}
+	return ms
+}
+
+// pick returns the index in ms of a's choice, or -1 for none.
+func pick(a Algorithm, ms []*member, skip ...*member) int {
+	m := a.Pick(&choice{task: testTask, load: testLoad, members: ms, skip: skip})
+	for i, x := range ms {
+		if x == m {
+			return i
+		}
+	}
+	return -1
+}
+
 func TestAlgorithmPicks(t *testing.T) {
 	t.Parallel()
-	// Three candidates in join order; each case names the expected index.
+	// Each case: slaves in join order and the index that must be chosen.
 	tests := []struct {
-		algo  string
-		cands []Candidate
-		want  int
+		algo   string
+		slaves []slave
+		want   int
 	}{
-		{"first_available", []Candidate{{Seq: 1, Load: 9}, {Seq: 2, Load: 0}}, 0},
-		{"first_available", []Candidate{{Seq: 5}}, 0},
-		{"least_load", []Candidate{{Seq: 1, Load: 3}, {Seq: 2, Load: 1}, {Seq: 3, Load: 2}}, 1},
-		{"least_load", []Candidate{{Seq: 1, Load: 1, InFlight: 2}, {Seq: 2, Load: 1, InFlight: 1}, {Seq: 3, Load: 1, InFlight: 1}}, 1},
-		{"least_load", []Candidate{{Seq: 1, Load: 0}, {Seq: 2, Load: 0}, {Seq: 3, Load: 0}}, 0},
-		{"least_load", []Candidate{{Seq: 1, Load: 0.5}, {Seq: 2, Load: 0.25, InFlight: 9}}, 1},
-		{"least_difference", []Candidate{{Seq: 1, Room: 50}, {Seq: 2, Room: 10}, {Seq: 3, Room: 30}}, 1},
-		{"least_difference", []Candidate{{Seq: 1, Room: 0}, {Seq: 2, Room: 10}}, 0},
-		{"least_difference", []Candidate{{Seq: 1, Room: 10, InFlight: 3}, {Seq: 2, Room: 10, InFlight: 1}, {Seq: 3, Room: 10, InFlight: 1}}, 1},
+		{"first_available", []slave{{load: 9}, {load: 0}}, 0},
+		{"first_available", []slave{{}}, 0},
+		{"least_load", []slave{{load: 3}, {load: 1}, {load: 2}}, 1},
+		{"least_load", []slave{{load: 1, inFlight: 2}, {load: 1, inFlight: 1}, {load: 1, inFlight: 1}}, 1},
+		{"least_load", []slave{{load: 0}, {load: 0}, {load: 0}}, 0},
+		{"least_load", []slave{{load: 0.5}, {load: 0.25, inFlight: 9}}, 1},
+		{"least_difference", []slave{{room: 50}, {room: 10}, {room: 30}}, 1},
+		{"least_difference", []slave{{room: 0}, {room: 10}}, 0},
+		{"least_difference", []slave{{room: 10, inFlight: 3}, {room: 10, inFlight: 1}, {room: 10, inFlight: 1}}, 1},
 	}
 	for _, tt := range tests {
 		a, err := NewAlgorithm(tt.algo)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := a.Pick(tt.cands); got != tt.want {
-			t.Errorf("%s.Pick(%+v) = %d, want %d", tt.algo, tt.cands, got, tt.want)
+		if got := pick(a, slaves(a, tt.slaves...)); got != tt.want {
+			t.Errorf("%s over %+v: picked %d, want %d", tt.algo, tt.slaves, got, tt.want)
 		}
 	}
 }
 
+// Every algorithm passes over the slaves that cannot take the task (full,
+// draining, or refused it), and finds none when none can.
+func TestAlgorithmsPickOnlySlavesThatFit(t *testing.T) {
+	t.Parallel()
+	for _, name := range AlgorithmNames() {
+		a, _ := NewAlgorithm(name)
+		// The best by every algorithm's measure is full, draining or refused.
+		ms := slaves(a, slave{latency: 1e-9}, slave{latency: 1e-9}, slave{latency: 1e-9}, slave{load: 5, inFlight: 5, room: 1000, latency: 1e-3})
+		ms[0].maxLoad = ms[0].outstanding // full
+		a.track(ms[0])
+		ms[1].draining = true
+		for i := 0; i < 20; i++ {
+			if got := pick(a, ms, ms[2]); got != 3 {
+				t.Fatalf("%s: picked %d, want 3, the only slave that fits", name, got)
+			}
+		}
+		if got := pick(a, ms[:3], ms[2]); got != -1 {
+			t.Errorf("%s: picked %d among slaves none of which fits", name, got)
+		}
+	}
+}
+
+// Filing a slave again after its figures changed moves it: the choice
+// follows the load as tasks are placed and finish.
+func TestAlgorithmsFollowChanges(t *testing.T) {
+	t.Parallel()
+	a, _ := NewAlgorithm("least_load")
+	ms := slaves(a, slave{load: 1}, slave{load: 2})
+	if got := pick(a, ms); got != 0 {
+		t.Fatalf("picked %d, want 0", got)
+	}
+	ms[0].factor = 3
+	a.track(ms[0])
+	if got := pick(a, ms); got != 1 {
+		t.Fatalf("after slave 0's load rose: picked %d, want 1", got)
+	}
+	a.untrack(ms[1])
+	if got := pick(a, ms); got != 0 {
+		t.Fatalf("after slave 1 left: picked %d, want 0", got)
+	}
+}
+
+// The indexed algorithms choose exactly what a scan of every slave would,
+// over random pools and random changes.
+func TestIndexedAlgorithmsMatchAScan(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, name := range []string{"least_load", "least_difference", "least_latency"} {
+		a, _ := NewAlgorithm(name)
+		figures := make([]slave, 50)
+		for i := range figures {
+			figures[i] = slave{load: float64(rng.IntN(5)), inFlight: rng.IntN(4), room: uint64(rng.IntN(6)), latency: float64(rng.IntN(4)) / (1 << 20)}
+		}
+		ms := slaves(a, figures...)
+		for step := 0; step < 2000; step++ {
+			m := ms[rng.IntN(len(ms))]
+			switch rng.IntN(4) {
+			case 0:
+				m.factor = float64(rng.IntN(5))
+			case 1:
+				m.inFlight = rng.IntN(4)
+			case 2:
+				m.maxLoad = m.outstanding + uint64(rng.IntN(6))
+			case 3:
+				m.latency[testTask].value = float64(rng.IntN(4)) / (1 << 20) // exact sums: no rounding in the mean
+			}
+			a.track(m)
+			c := &choice{task: testTask, load: testLoad + uint64(rng.IntN(3)), members: ms}
+			if got, want := a.Pick(c), scanPick(name, c); got != want {
+				t.Fatalf("%s, step %d: picked seq %v, a scan picks seq %v", name, step, seqOf(got), seqOf(want))
+			}
+		}
+	}
+}
+
+func seqOf(m *member) any {
+	if m == nil {
+		return nil
+	}
+	return m.seq
+}
+
+// scanPick is the definition of the indexed algorithms, written as a scan
+// of every slave.
+func scanPick(name string, c *choice) *member {
+	var fit []*member
+	for _, m := range c.members {
+		if c.fits(m) {
+			fit = append(fit, m)
+		}
+	}
+	if len(fit) == 0 {
+		return nil
+	}
+	type score struct{ primary float64 }
+	sum, known := 0.0, 0
+	for _, m := range c.members {
+		if l := m.latency[c.task].value; l > 0 {
+			sum += l
+			known++
+		}
+	}
+	primary := func(m *member) float64 {
+		switch name {
+		case "least_load":
+			return m.load()
+		case "least_difference":
+			return float64(m.maxLoad - m.outstanding)
+		default:
+			l := m.latency[c.task].value
+			if l == 0 {
+				l = sum / float64(known)
+			}
+			return l * float64(m.inFlight+1)
+		}
+	}
+	best := fit[0]
+	for _, m := range fit[1:] {
+		pm, pb := primary(m), primary(best)
+		if pm < pb || (pm == pb && m.inFlight < best.inFlight) {
+			best = m
+		}
+	}
+	return best
+}
+
 func TestRoundRobinCycle(t *testing.T) {
 	t.Parallel()
-	seqs := func(ss ...uint64) []Candidate {
-		c := make([]Candidate, len(ss))
-		for i, s := range ss {
-			c[i] = Candidate{Seq: s}
-		}
-		return c
-	}
 	rr, _ := NewAlgorithm("round_robin")
-	// Each step: the candidates then, and the Seq that must be chosen.
+	ms := slaves(rr, slave{room: 9}, slave{room: 9}, slave{room: 9}, slave{room: 9})
+	// only makes the slaves with these join numbers the ones that fit (the
+	// others are full, or have left).
+	only := func(seqs ...uint64) []*member {
+		for _, m := range ms {
+			m.maxLoad = m.outstanding
+			for _, s := range seqs {
+				if m.seq == s {
+					m.maxLoad = m.outstanding + 10
+				}
+			}
+		}
+		return ms
+	}
+	// Each step: the slaves that fit then, and the seq that must be chosen.
 	steps := []struct {
-		cands []Candidate
-		want  uint64
+		fit  []uint64
+		want uint64
 	}{
-		{seqs(1, 2, 3), 1},
-		{seqs(1, 2, 3), 2},
-		{seqs(1, 2, 3), 3},
-		{seqs(1, 2, 3), 1},
-		{seqs(1, 2, 3, 4), 2}, // 4 joined: it waits for its turn at the end
-		{seqs(1, 2, 3, 4), 3},
-		{seqs(1, 2, 3, 4), 4},
-		{seqs(1, 2, 4), 1}, // 3 left: no restart, no skip
-		{seqs(1, 4), 4},    // 2 left while it was next: the cycle goes on after it
-		{seqs(1, 4), 1},
-		{seqs(4), 4}, // only one candidate fits (others are full)
-		{seqs(1, 2, 4), 1},
-		{seqs(2, 4), 2},
+		{[]uint64{1, 2, 3}, 1},
+		{[]uint64{1, 2, 3}, 2},
+		{[]uint64{1, 2, 3}, 3},
+		{[]uint64{1, 2, 3}, 1},
+		{[]uint64{1, 2, 3, 4}, 2}, // 4 joined: it waits for its turn at the end
+		{[]uint64{1, 2, 3, 4}, 3},
+		{[]uint64{1, 2, 3, 4}, 4},
+		{[]uint64{1, 2, 4}, 1}, // 3 left: no restart, no skip
+		{[]uint64{1, 4}, 4},    // 2 left while it was next: the cycle goes on after it
+		{[]uint64{1, 4}, 1},
+		{[]uint64{4}, 4}, // only one fits (others are full)
+		{[]uint64{1, 2, 4}, 1},
+		{[]uint64{2, 4}, 2},
 	}
 	for i, s := range steps {
-		got := s.cands[rr.Pick(s.cands)].Seq
-		if got != s.want {
+		if got := ms[pick(rr, only(s.fit...))].seq; got != s.want {
 			t.Fatalf("step %d: picked seq %d, want %d", i, got, s.want)
 		}
+	}
+	// The last chosen (seq 2) leaves the pool: the cycle goes on after it.
+	only(1, 3, 4)
+	left := []*member{ms[0], ms[2], ms[3]}
+	if got := left[pick(rr, left)].seq; got != 3 {
+		t.Fatalf("after the last chosen left: picked seq %d, want 3", got)
 	}
 }
 
@@ -87,18 +264,23 @@ func TestNewAlgorithmUnknownListsValidNames(t *testing.T) {
 	}
 }
 
+// BenchmarkPick measures an algorithm's choice alone, over pools of 3, 100
+// and 1000 slaves that all have room (BenchmarkAcquire adds the filing
+// of the chosen slave's new figures).
 func BenchmarkPick(b *testing.B) {
 	for _, name := range AlgorithmNames() {
 		for _, n := range []int{3, 100, 1000} {
-			cands := make([]Candidate, n)
-			for i := range cands {
-				cands[i] = Candidate{Seq: uint64(i + 1), Load: float64((i * 7919) % 101), InFlight: i % 5, Room: uint64((i * 104729) % 1000)}
-			}
 			a, _ := NewAlgorithm(name)
+			figures := make([]slave, n)
+			for i := range figures {
+				figures[i] = slave{load: float64((i * 7919) % 101), inFlight: i % 5, room: uint64((i*104729)%1000) + 1, latency: float64((i*31)%7) * 1e-6}
+			}
+			ms := slaves(a, figures...)
 			b.Run(name+"/"+strconv.Itoa(n), func(b *testing.B) {
 				b.ReportAllocs()
+				c := &choice{task: testTask, load: testLoad, members: ms}
 				for b.Loop() {
-					a.Pick(cands)
+					a.Pick(c)
 				}
 			})
 		}
@@ -108,18 +290,19 @@ func BenchmarkPick(b *testing.B) {
 func TestPowerOfTwo(t *testing.T) {
 	t.Parallel()
 	p := newPowerOfTwo(42)
-	if got := p.Pick([]Candidate{{Seq: 7}}); got != 0 {
-		t.Fatalf("one candidate: picked %d", got)
+	if got := pick(p, slaves(p, slave{})); got != 0 {
+		t.Fatalf("one slave: picked %d", got)
 	}
+	two := slaves(p, slave{load: 5}, slave{load: 1})
 	for i := 0; i < 100; i++ {
-		if got := p.Pick([]Candidate{{Seq: 1, Load: 5}, {Seq: 2, Load: 1}}); got != 1 {
-			t.Fatalf("two candidates: picked %d, want the less loaded", got)
+		if got := pick(p, two); got != 1 {
+			t.Fatalf("two slaves: picked %d, want the less loaded", got)
 		}
 	}
-	cands := []Candidate{{Seq: 1, Load: 1}, {Seq: 2, Load: 2}, {Seq: 3, Load: 3}}
+	three := slaves(p, slave{load: 1}, slave{load: 2}, slave{load: 3})
 	counts := make([]int, 3)
 	for i := 0; i < 3000; i++ {
-		counts[p.Pick(cands)]++
+		counts[pick(p, three)]++
 	}
 	// The most loaded never wins a draw; the least loaded wins the two
 	// draws it is in (2 of 3 pairs).
@@ -131,18 +314,19 @@ func TestPowerOfTwo(t *testing.T) {
 func TestLeastLatency(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name  string
-		cands []Candidate
-		want  int
+		name   string
+		slaves []slave
+		want   int
 	}{
-		{"faster wins at equal queues", []Candidate{{Latency: 2e-6, InFlight: 1}, {Latency: 1e-6, InFlight: 1}}, 1},
-		{"a slower slave with nothing queued beats a fast busy one", []Candidate{{Latency: 1e-6, InFlight: 9}, {Latency: 3e-6}}, 1},
-		{"unknown slaves are priced at the mean", []Candidate{{Latency: 1e-6, InFlight: 1}, {Latency: 3e-6}, {InFlight: 0}}, 2},
-		{"no observation at all: fewest in flight", []Candidate{{InFlight: 3}, {InFlight: 1}, {InFlight: 2}}, 1},
-		{"ties go to join order", []Candidate{{Latency: 1e-6, InFlight: 1}, {Latency: 1e-6, InFlight: 1}}, 0},
+		{"faster wins at equal queues", []slave{{latency: 2e-6, inFlight: 1}, {latency: 1e-6, inFlight: 1}}, 1},
+		{"a slower slave with nothing queued beats a fast busy one", []slave{{latency: 1e-6, inFlight: 9}, {latency: 3e-6}}, 1},
+		{"unknown slaves are priced at the mean", []slave{{latency: 1e-6, inFlight: 1}, {latency: 3e-6}, {inFlight: 0}}, 2},
+		{"no observation at all: fewest in flight", []slave{{inFlight: 3}, {inFlight: 1}, {inFlight: 2}}, 1},
+		{"ties go to join order", []slave{{latency: 1e-6, inFlight: 1}, {latency: 1e-6, inFlight: 1}}, 0},
 	}
 	for _, tt := range tests {
-		if got := (leastLatency{}).Pick(tt.cands); got != tt.want {
+		a := newLeastLatency()
+		if got := pick(a, slaves(a, tt.slaves...)); got != tt.want {
 			t.Errorf("%s: picked %d, want %d", tt.name, got, tt.want)
 		}
 	}

@@ -38,3 +38,12 @@ var taskCodes = func() int {
 	}
 	return n
 }()
+
+// registeredCodes lists the codes of the registered tasks.
+var registeredCodes = func() []int {
+	var codes []int
+	for _, t := range tasks.All() {
+		codes = append(codes, int(t.Code))
+	}
+	return codes
+}()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,8 +73,7 @@ type pool struct {
 	members []*member // join order
 	nextSeq uint64
 	algo    Algorithm
-	cands   []Candidate // scratch, reused under mu
-	index   []int
+	choice  choice // scratch for pickLocked: a placement allocates nothing
 	queued  int
 	changed chan struct{} // closed and replaced when room may have appeared
 
@@ -121,6 +121,7 @@ func (p *pool) remove(m *member) {
 	for i, x := range p.members {
 		if x == m {
 			p.members = append(p.members[:i], p.members[i+1:]...)
+			p.algo.untrack(m)
 			p.keepLostLocked(m, cause, now)
 			p.notifyLocked()
 			return
@@ -171,6 +172,7 @@ func (p *pool) applyLocked(m *member, r packets.LoadReport) {
 		m.history[m.reports%uint64(len(m.history))] = chartValue(r.Load)
 	}
 	m.reports++
+	p.algo.track(m)
 }
 
 // observe records the round trip of a task of the given type and load on m.
@@ -178,6 +180,7 @@ func (p *pool) observe(m *member, task uint8, rtt time.Duration, load uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	m.latency[task].observe(rtt.Seconds()/float64(max(load, 1)), time.Now())
+	p.algo.track(m)
 }
 
 // release returns the load of a task that m finished, refused or lost.
@@ -186,6 +189,7 @@ func (p *pool) release(m *member, load uint64) {
 	defer p.mu.Unlock()
 	m.outstanding -= load
 	m.inFlight--
+	p.algo.track(m)
 	if p.queued > 0 {
 		p.notifyLocked()
 	}
@@ -214,6 +218,7 @@ func (p *pool) acquire(ctx context.Context, task uint8, load uint64, skip *[]*me
 		if m != nil {
 			m.outstanding += load
 			m.inFlight++
+			p.algo.track(m)
 			p.mu.Unlock()
 			return m, nil
 		}
@@ -241,41 +246,22 @@ func (p *pool) acquire(ctx context.Context, task uint8, load uint64, skip *[]*me
 	}
 }
 
-// pickLocked lists the candidates for load and lets the algorithm choose.
-// skipped reports that some slave with room was passed over because of skip.
+// pickLocked lets the algorithm choose among the slaves that fit. skipped
+// reports that none fits but some slave in skip would.
 func (p *pool) pickLocked(task uint8, load uint64, skip []*member) (m *member, skipped bool) {
-	p.cands, p.index = p.cands[:0], p.index[:0]
-	for i, m := range p.members {
-		if m.draining || m.outstanding+load > m.maxLoad || m.outstanding+load < load {
-			continue
-		}
-		if contains(skip, m) {
-			skipped = true
-			continue
-		}
-		p.cands = append(p.cands, Candidate{
-			Seq: m.seq, Load: m.load(), InFlight: m.inFlight, Room: m.maxLoad - m.outstanding - load,
-			Latency: m.latency[task].value,
-		})
-		p.index = append(p.index, i)
+	c := &p.choice
+	*c = choice{task: task, load: load, members: p.members, skip: skip}
+	defer func() { *c = choice{} }() // holds no slave after the placement
+	if m := p.algo.Pick(c); m != nil {
+		return m, false
 	}
-	if len(p.cands) == 0 {
-		return nil, skipped
-	}
-	i := p.algo.Pick(p.cands)
-	if i < 0 || i >= len(p.cands) {
-		i = 0 // an algorithm's bug must not take the pool's lock down with a panic
-	}
-	return p.members[p.index[i]], false
-}
-
-func contains(list []*member, m *member) bool {
-	for _, x := range list {
-		if x == m {
-			return true
+	c.skip = nil
+	for _, m := range skip {
+		if c.fits(m) && slices.Contains(p.members, m) {
+			return nil, true
 		}
 	}
-	return false
+	return nil, false
 }
 
 // entries lists the slaves in pool order, with their metrics ports.

@@ -1,0 +1,81 @@
+package master
+
+import (
+	"math"
+
+	"github.com/google/btree"
+)
+
+// rank is where a slave stands in a ranking: by a figure the algorithm
+// computes, then fewer tasks in flight, then join order.
+type rank struct {
+	figure   float64
+	inFlight int
+	seq      uint64
+	m        *member
+}
+
+func (a rank) less(b rank) bool {
+	switch {
+	case a.figure != b.figure:
+		return a.figure < b.figure
+	case a.inFlight != b.inFlight:
+		return a.inFlight < b.inFlight
+	default:
+		return a.seq < b.seq
+	}
+}
+
+// lowest starts a search at the beginning of a ranking.
+var lowest = math.Inf(-1)
+
+// ranking keeps slaves ordered by rank in a B-tree: filing a slave again
+// after its figures changed is O(log N), and so is finding the best one
+// that fits (while the best ones have room, the first looked at fits).
+type ranking struct {
+	tree  *btree.BTreeG[rank]
+	filed map[*member]rank
+
+	// The search in progress (first), and its visitor made once, so a
+	// search allocates nothing.
+	want  *choice
+	found *member
+	visit btree.ItemIteratorG[rank]
+}
+
+func newRanking() *ranking {
+	r := &ranking{tree: btree.NewG(16, rank.less), filed: map[*member]rank{}}
+	r.visit = func(k rank) bool {
+		if r.want.fits(k.m) {
+			r.found = k.m
+			return false
+		}
+		return true
+	}
+	return r
+}
+
+// file puts m in the ranking with figure, in place of where it stood.
+func (r *ranking) file(m *member, figure float64) {
+	r.remove(m)
+	k := rank{figure: figure, inFlight: m.inFlight, seq: m.seq, m: m}
+	r.tree.ReplaceOrInsert(k)
+	r.filed[m] = k
+}
+
+func (r *ranking) remove(m *member) {
+	if k, ok := r.filed[m]; ok {
+		r.tree.Delete(k)
+		delete(r.filed, m)
+	}
+}
+
+// first returns the best-ranked slave with a figure of at least from that
+// fits c, or nil.
+func (r *ranking) first(from float64, c *choice) *member {
+	r.want, r.found = c, nil
+	r.tree.AscendGreaterOrEqual(rank{figure: from, inFlight: math.MinInt}, r.visit)
+	found := r.found
+	r.want, r.found = nil, nil
+	return found
+}
