@@ -36,6 +36,7 @@ type member struct {
 	outstanding uint64    // load assigned and not yet seen completed
 	inFlight    int
 	draining    bool // said it is leaving: finishing its tasks, taking no new one
+	inPool      bool // false once removed: its last tasks may still finish
 	// latency is, by task code, the peak-EWMA of the round trip per unit
 	// of task load, in seconds: per task type, since a unit of load costs
 	// orders of magnitude more time in one task than in another.
@@ -101,6 +102,7 @@ func (p *pool) add(key SlaveKey, metricsPort uint16, link *slaveLink, first pack
 	p.nextSeq++
 	m := &member{key: key, seq: p.nextSeq, link: link, metricsPort: metricsPort,
 		joinedAt: time.Now(), history: make([]float64, p.historyLen), latency: make([]peakEWMA, taskCodes)}
+	m.inPool = true
 	p.forgetLostLocked(key)
 	link.release = func(load uint64) { p.release(m, load) }
 	link.observe = func(task uint8, rtt time.Duration, load uint64) { p.observe(m, task, rtt, load) }
@@ -121,6 +123,7 @@ func (p *pool) remove(m *member) {
 	for i, x := range p.members {
 		if x == m {
 			p.members = append(p.members[:i], p.members[i+1:]...)
+			m.inPool = false
 			p.algo.untrack(m)
 			p.keepLostLocked(m, cause, now)
 			p.notifyLocked()
@@ -172,7 +175,16 @@ func (p *pool) applyLocked(m *member, r packets.LoadReport) {
 		m.history[m.reports%uint64(len(m.history))] = chartValue(r.Load)
 	}
 	m.reports++
-	p.algo.track(m)
+	p.trackLocked(m)
+}
+
+// trackLocked tells the algorithm that m's figures changed, unless m has
+// left the pool (then the algorithm has forgotten it, and must not learn of
+// it again from a late report or result).
+func (p *pool) trackLocked(m *member) {
+	if m.inPool {
+		p.algo.track(m)
+	}
 }
 
 // observe records the round trip of a task of the given type and load on m.
@@ -180,7 +192,7 @@ func (p *pool) observe(m *member, task uint8, rtt time.Duration, load uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	m.latency[task].observe(rtt.Seconds()/float64(max(load, 1)), time.Now())
-	p.algo.track(m)
+	p.trackLocked(m)
 }
 
 // release returns the load of a task that m finished, refused or lost.
@@ -189,7 +201,7 @@ func (p *pool) release(m *member, load uint64) {
 	defer p.mu.Unlock()
 	m.outstanding -= load
 	m.inFlight--
-	p.algo.track(m)
+	p.trackLocked(m)
 	if p.queued > 0 {
 		p.notifyLocked()
 	}
@@ -218,7 +230,7 @@ func (p *pool) acquire(ctx context.Context, task uint8, load uint64, skip *[]*me
 		if m != nil {
 			m.outstanding += load
 			m.inFlight++
-			p.algo.track(m)
+			p.trackLocked(m)
 			p.mu.Unlock()
 			return m, nil
 		}

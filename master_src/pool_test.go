@@ -213,3 +213,37 @@ func BenchmarkAcquire(b *testing.B) {
 		}
 	}
 }
+
+// A slave removed from the pool with tasks in flight hears of them later
+// (released as lost, a late result, a late report): none of that may put it
+// back in the algorithm's order.
+func TestRemovedSlaveIsNeverPickedAgain(t *testing.T) {
+	t.Parallel()
+	for _, algo := range AlgorithmNames() {
+		p, ms := newTestPool(t, algo, 0, 1000, 1000)
+		gone := ms[0]
+		for gone.inFlight == 0 { // put a task on the slave that will go
+			m, err := acquireNow(t, p, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m != gone {
+				p.release(m, 10)
+			}
+		}
+		p.remove(gone)
+		p.release(gone, 10)
+		p.observe(gone, 1, time.Millisecond, 10)
+		p.report(gone, packets.LoadReport{MaxLoad: 1 << 40})
+		for i := 0; i < 20; i++ {
+			m, err := acquireNow(t, p, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m == gone {
+				t.Fatalf("%s: picked the slave that left the pool", algo)
+			}
+			p.release(m, 10)
+		}
+	}
+}

@@ -8,10 +8,11 @@
 //	+---------+--------+----------------+-----------------+
 //
 // A UDP datagram carries exactly one frame. On TCP, frames follow each other
-// and are read by their length prefix (ReadFrame), never one Read per
-// message. A frame whose version is not Version, whose type is unknown, whose
-// length exceeds MaxPayload, or whose payload does not decode exactly is
-// rejected; on TCP that closes the connection.
+// and are read by their length prefix (ReadFrame, FrameReader), never one
+// Read per message; they are written whole, several to a Write when they
+// queue up (BatchWriter). A frame whose version is not Version, whose type
+// is unknown, whose length exceeds MaxPayload, or whose payload does not
+// decode exactly is rejected; on TCP that closes the connection.
 //
 // Payload fields are big-endian integers; a string is a length (u8 for short
 // reasons, u32 for results) followed by its bytes; an IP address is a u8
@@ -26,7 +27,7 @@
 //	5  LoadRequest        TCP master→slave   seq u32
 //	6  LoadReport         TCP slave→master   seq u32, load f64, factor f64, committed u64, max u64, tasks u32
 //	7  TaskRequest        TCP master→slave   id u64, task u8, n u64
-//	8  TaskAck            TCP slave→master   id u64
+//	8  TaskAck            TCP slave→master   id u64: accepted, the result follows (the master need not wait for it)
 //	9  TaskNak            TCP slave→master   id u64, reason str8
 //	10 TaskResult         TCP slave→master   id u64, ok u8, compute µs u64, body str32
 //	11 MonitorJoinRequest UDP monitor→master (empty)                          Go type JoinRequest{Monitor: true}
