@@ -164,6 +164,9 @@ func newPowerOfTwo(seed uint64) *powerOfTwo {
 }
 
 func (p *powerOfTwo) Pick(c *choice) *member {
+	if len(c.members) == 0 {
+		return nil
+	}
 	var a, b *member
 	for range powerOfTwoDraws {
 		m := c.members[p.rng.IntN(len(c.members))]
@@ -205,8 +208,9 @@ func (p *powerOfTwo) Pick(c *choice) *member {
 // leastLatency takes the slave expected to answer soonest: its peak-EWMA
 // round trip per unit of load, for tasks of this type, times its tasks in
 // flight plus this one (Finagle's and Linkerd's peak-EWMA). A slave with no
-// observation yet is priced at the mean of those with one, so newcomers get
-// work without being flooded. Ties: fewer in flight, then join order.
+// observation yet is priced at the mean of the pool's slaves with one (full
+// or draining ones included: the mean describes the hosts, not who has room
+// now), so newcomers get work without being flooded. Ties: fewer in flight, then join order.
 // Per task type it keeps two orders: the slaves with an observation by
 // score, those without by tasks in flight; the best of each is compared.
 type leastLatency struct {
@@ -252,6 +256,9 @@ func (l *leastLatency) forget(t int, lat float64) {
 	if lat > 0 {
 		l.sum[t] -= lat
 		l.count[t]--
+		if l.count[t] == 0 {
+			l.sum[t] = 0 // no rounding residue carried into the next mean
+		}
 	}
 }
 
@@ -274,21 +281,11 @@ func (l *leastLatency) Pick(c *choice) *member {
 		return known
 	}
 	t := int(c.task)
-	scoreKnown := l.filed[known][t] * float64(known.inFlight+1)
-	scoreFresh := l.sum[t] / float64(l.count[t]) * float64(fresh.inFlight+1)
-	switch {
-	case scoreFresh < scoreKnown:
+	prior := l.sum[t] / float64(l.count[t])
+	k := rank{figure: l.filed[known][t] * float64(known.inFlight+1), inFlight: known.inFlight, seq: known.seq}
+	f := rank{figure: prior * float64(fresh.inFlight+1), inFlight: fresh.inFlight, seq: fresh.seq}
+	if f.less(k) {
 		return fresh
-	case scoreKnown < scoreFresh:
-		return known
-	case fresh.inFlight != known.inFlight:
-		if fresh.inFlight < known.inFlight {
-			return fresh
-		}
-		return known
-	case fresh.seq < known.seq:
-		return fresh
-	default:
-		return known
 	}
+	return known
 }

@@ -95,6 +95,9 @@ func TestAlgorithmsPickOnlySlavesThatFit(t *testing.T) {
 		if got := pick(a, ms[:3], ms[2]); got != -1 {
 			t.Errorf("%s: picked %d among slaves none of which fits", name, got)
 		}
+		if got := pick(a, nil); got != -1 {
+			t.Errorf("%s: picked %d from an empty pool", name, got)
+		}
 	}
 }
 

@@ -211,7 +211,9 @@ func (l *slaveLink) readResults() error {
 		case packets.Leaving:
 			l.draining()
 			l.acknowledgeLeave()
-			l.tasks.Flush()
+			// Not on this goroutine: if the task link is full, writing here
+			// would stop the reading of results the slave waits to send.
+			go l.tasks.Flush()
 		default:
 			return fmt.Errorf("result link: unexpected %s", m.Type())
 		}

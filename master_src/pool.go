@@ -261,6 +261,9 @@ func (p *pool) acquire(ctx context.Context, task uint8, load uint64, skip *[]*me
 // pickLocked lets the algorithm choose among the slaves that fit. skipped
 // reports that none fits but some slave in skip would.
 func (p *pool) pickLocked(task uint8, load uint64, skip []*member) (m *member, skipped bool) {
+	if len(p.members) == 0 {
+		return nil, false
+	}
 	c := &p.choice
 	*c = choice{task: task, load: load, members: p.members, skip: skip}
 	defer func() { *c = choice{} }() // holds no slave after the placement

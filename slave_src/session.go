@@ -52,7 +52,9 @@ func (s *Slave) acceptLinks(ctx context.Context, master discovery.Master) (*sess
 		*l.conn = c
 		ss.poll = time.Duration(hello.PollIntervalMillis) * time.Millisecond
 	}
-	ss.results = packets.NewBatchWriter(ss.result, nil) // a failed write also fails watchResults' read
+	// A failed writer ends the session: results would be dropped while the
+	// master still counts on them.
+	ss.results = packets.NewBatchWriter(ss.result, func(error) { ss.close() })
 	return ss, nil
 }
 
@@ -155,8 +157,8 @@ func (ss *session) serveLoad(ctx context.Context, _ *sync.WaitGroup) error {
 }
 
 // serveTasks reads task requests, answers each with an ACK or NAK on the
-// result link, and runs the accepted ones concurrently. A cheap task finds a
-// free worker at once is computed right here: starting a goroutine and
+// result link, and runs the accepted ones concurrently. A cheap task that
+// finds a free worker at once is computed right here: starting a goroutine and
 // waking a thread would cost more than computing it. Answers are queued and
 // go out when the requests read in one go are done, in one write.
 func (ss *session) serveTasks(ctx context.Context, wg *sync.WaitGroup) error {

@@ -50,7 +50,7 @@ func run(ctx context.Context) error {
 	if o.Workers < 0 {
 		return fmt.Errorf("-workers must not be negative")
 	}
-	if o.Workers > 0 && o.Workers < runtime.NumCPU() && os.Getenv("GOMAXPROCS") == "" {
+	if o.Workers > 0 && o.Workers < runtime.GOMAXPROCS(0) && os.Getenv("GOMAXPROCS") == "" {
 		// A slave computing on fewer cores than the host has runs on that
 		// many: a spare Go thread only wakes up to find nothing to do, and
 		// on a host shared by several slaves it takes a core from them.

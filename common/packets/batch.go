@@ -30,10 +30,10 @@ type BatchWriter struct {
 // ErrWriterClosed is returned by Write after Close.
 var ErrWriterClosed = errors.New("frame writer closed")
 
-// MaxPending caps the bytes queued behind a flush that is still writing. A
-// peer that leaves this much unread is not reading at all: the writer fails
-// rather than block its callers (who may hold locks the reading side needs)
-// or grow without bound.
+// MaxPending caps the bytes queued and not yet written. A peer that leaves
+// this much unread is not reading at all: the writer fails rather than block
+// its callers (who may hold locks the reading side needs) or grow without
+// bound.
 const MaxPending = 32 << 20
 
 // maxSpare is the largest buffer kept for reuse: one large result must not
@@ -114,12 +114,14 @@ func (b *BatchWriter) YieldAndFlush() {
 }
 
 // flushLocked writes batches until none is left; it is called with mu held
-// and flushing false, and drops mu during each Write.
+// by the one caller that takes the stream, and drops mu during each Write.
 func (b *BatchWriter) flushLocked() {
 	b.flushing = true
 	for len(b.pending) > 0 && b.err == nil {
 		batch := b.pending
-		b.pending = b.spare[:0]
+		// The spare becomes the new batch's buffer; the one being written
+		// becomes the spare only once written.
+		b.pending, b.spare = b.spare[:0], nil
 		b.mu.Unlock()
 		_, err := b.w.Write(batch)
 		b.mu.Lock()
@@ -144,13 +146,6 @@ func (b *BatchWriter) failLocked(err error) {
 	if b.onErr != nil {
 		go b.onErr(err)
 	}
-}
-
-// Err returns why the writer stopped, or nil while it runs.
-func (b *BatchWriter) Err() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
 }
 
 // Close writes what is already queued, waiting for a flush in progress, and

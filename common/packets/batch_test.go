@@ -189,3 +189,79 @@ func TestBatchWriterFailsWhenThePeerStopsReading(t *testing.T) {
 	close(g.release)
 	b.Close()
 }
+
+// stepper is a stream whose Writes each wait for the test's go-ahead.
+type stepper struct {
+	countingBuffer
+	entered, release chan struct{}
+}
+
+func (s *stepper) Write(p []byte) (int, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.countingBuffer.Write(p)
+}
+
+// After a batch too large to keep for reuse, the next batches must not share
+// a buffer with a batch still being written: frames queued during a Write
+// would overwrite the bytes it is sending.
+func TestBatchWriterNeverReusesABufferBeingWritten(t *testing.T) {
+	t.Parallel()
+	s := &stepper{entered: make(chan struct{}), release: make(chan struct{})}
+	b := packets.NewBatchWriter(s, nil)
+	var want bytes.Buffer
+	queue := func(from, to uint64) {
+		for i := from; i < to; i++ {
+			m := packets.TaskAck{ID: i}
+			if err := b.Queue(m); err != nil {
+				t.Error(err)
+			}
+			want.Write(packets.Encode(m))
+		}
+	}
+	flush := func() chan struct{} {
+		done := make(chan struct{})
+		go func() { b.Flush(); close(done) }()
+		return done
+	}
+	queue(0, 100) // a small batch: its buffer is kept for reuse
+	done := flush()
+	<-s.entered
+	s.release <- struct{}{}
+	<-done
+	big := packets.TaskResult{ID: 1, Body: string(bytes.Repeat([]byte("7"), 300<<10))}
+	if err := b.Queue(big); err != nil {
+		t.Fatal(err)
+	}
+	want.Write(packets.Encode(big))
+	done = flush()
+	<-s.entered // writing the large batch
+	queue(100, 150)
+	s.release <- struct{}{}
+	<-s.entered // writing frames 100-149
+	queue(150, 200)
+	s.release <- struct{}{}
+	<-s.entered // writing frames 150-199
+	s.release <- struct{}{}
+	<-done
+	if !bytes.Equal(s.buf.Bytes(), want.Bytes()) {
+		t.Fatalf("the stream differs from the frames queued (%d bytes written, %d queued)", s.buf.Len(), want.Len())
+	}
+}
+
+func TestBatchWriterYieldAndFlushWrites(t *testing.T) {
+	t.Parallel()
+	var out countingBuffer
+	b := packets.NewBatchWriter(&out, nil)
+	if err := b.Queue(packets.TaskAck{ID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	b.YieldAndFlush()
+	if out.writes != 1 || out.buf.Len() != len(packets.Encode(packets.TaskAck{})) {
+		t.Fatalf("YieldAndFlush: %d writes of %d bytes, want the queued frame", out.writes, out.buf.Len())
+	}
+	b.YieldAndFlush() // nothing queued: no write
+	if out.writes != 1 {
+		t.Fatalf("YieldAndFlush with nothing queued wrote")
+	}
+}

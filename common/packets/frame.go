@@ -24,14 +24,20 @@ func ReadFrame(r io.Reader) (Message, error) {
 	return readPayload(r, t, n)
 }
 
+// truncated wraps err, met while reading the n-byte payload of a frame of
+// type t: an end of stream there is not a clean close.
+func truncated(t Type, n int, err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("reading %d-byte %s payload: %w", n, t, err)
+}
+
 // readPayload reads and decodes the n-byte payload of a frame of type t.
 func readPayload(r io.Reader, t Type, n int) (Message, error) {
 	p := make([]byte, n)
 	if _, err := io.ReadFull(r, p); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF // the header promised more: not a clean close
-		}
-		return nil, fmt.Errorf("reading %d-byte %s payload: %w", n, t, err)
+		return nil, truncated(t, n, err)
 	}
 	return DecodePayload(t, p)
 }
@@ -69,21 +75,24 @@ func (f *FrameReader) Read() (Message, error) {
 	}
 	frame, err := f.r.Peek(HeaderSize + n)
 	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("reading %d-byte %s payload: %w", n, t, err)
+		return nil, truncated(t, n, err)
 	}
 	m, err := DecodePayload(t, frame[HeaderSize:])
 	_, _ = f.r.Discard(HeaderSize + n)
 	return m, err
 }
 
-// Buffered reports whether bytes already read from the stream wait in the
-// buffer, so that the next Read will not wait for the network: a reader
+// Buffered reports whether the next Read will not wait for the network: a
+// whole frame (or bytes that cannot start one) waits in the buffer. A reader
 // answering frames can hold its answers back until the batch is done.
 func (f *FrameReader) Buffered() bool {
-	return f.r.Buffered() > 0
+	n := f.r.Buffered()
+	if n < HeaderSize {
+		return false
+	}
+	h, _ := f.r.Peek(HeaderSize) // already buffered: Peek does not read
+	_, size, err := ParseHeader(h)
+	return err != nil || n >= HeaderSize+size
 }
 
 // Writer writes whole frames to a stream; it is safe for concurrent use, and

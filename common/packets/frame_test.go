@@ -389,3 +389,39 @@ func BenchmarkReadFrame(b *testing.B) {
 		}
 	}
 }
+
+// chunks is a stream that returns its chunks one Read at a time, like TCP
+// segments arriving.
+type chunks [][]byte
+
+func (c *chunks) Read(p []byte) (int, error) {
+	if len(*c) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, (*c)[0])
+	(*c)[0] = (*c)[0][n:]
+	if len((*c)[0]) == 0 {
+		*c = (*c)[1:]
+	}
+	return n, nil
+}
+
+// Buffered says whether the next Read can be served from the buffer: only
+// a whole frame counts, not the start of one that is still arriving.
+func TestFrameReaderBufferedMeansAWholeFrame(t *testing.T) {
+	t.Parallel()
+	a, b, c := packets.Encode(packets.TaskAck{ID: 1}), packets.Encode(packets.TaskAck{ID: 2}), packets.Encode(packets.TaskAck{ID: 3})
+	// Segment 1: a, b, and c's header and 2 of its 8 payload bytes; segment 2: the rest.
+	src := chunks{append(append(append([]byte{}, a...), b...), c[:8]...), c[8:]}
+	r := packets.NewFrameReader(&src, 64)
+	want := []bool{true, false, false} // after a: b waits; after b: half of c; after c: nothing
+	for i, w := range want {
+		m, err := r.Read()
+		if err != nil || m.(packets.TaskAck).ID != uint64(i+1) {
+			t.Fatalf("frame %d: %v, %v", i+1, m, err)
+		}
+		if got := r.Buffered(); got != w {
+			t.Errorf("after frame %d: Buffered() = %v, want %v", i+1, got, w)
+		}
+	}
+}
