@@ -4,10 +4,7 @@
 # servers computing the same tasks, and one such server alone. Prints a
 # Markdown table. Needs nginx and wrk (apt-get install nginx-light wrk).
 #   scripts/compare-nginx.sh [SECONDS [ROUNDS]]
-# Everything runs on its defaults. WORKERS=N runs each slave with -workers N
-# (which also sets its GOMAXPROCS) and each nginx backend with GOMAXPROCS=N:
-# for 3 slaves sharing 2 cores, WORKERS=1 keeps either side from
-# over-subscribing the cores. The direct server always has them all.
+# Everything runs on its defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -20,13 +17,8 @@ lb_setup compare
 go build -o "$dir/" ./cmd/master ./cmd/slave ./testutil/directserver
 
 MASTER=127.0.0.1:4292 NGINX=127.0.0.1:4293 DIRECT=127.0.0.1:4294 DISCOVERY=3092
-slave_flags=() backend_env=()
-if [ -n "${WORKERS:-}" ]; then
-	slave_flags=(-workers "$WORKERS") backend_env=("GOMAXPROCS=$WORKERS")
-	echo "Slaves run with -workers $WORKERS, nginx's backends with GOMAXPROCS=$WORKERS."
-fi
 for port in 4295 4296 4297; do
-	env "${backend_env[@]}" "$dir/directserver" -listen "127.0.0.1:$port" 2>>"$dir/backends.log" &
+	"$dir/directserver" -listen "127.0.0.1:$port" 2>>"$dir/backends.log" &
 	pids+=($!)
 done
 "$dir/directserver" -listen "$DIRECT" 2>>"$dir/direct.log" &
@@ -61,7 +53,7 @@ pids+=($!)
 "$dir/master" -iface lo -http "$MASTER" -discovery ":$DISCOVERY" -log-level warning least_load 2>"$dir/master.log" &
 pids+=($!)
 for _ in 1 2 3; do
-	"$dir/slave" -iface lo -discovery-port "$DISCOVERY" -sd-dir '' -log-level warning "${slave_flags[@]}" 2>>"$dir/slaves.log" &
+	"$dir/slave" -iface lo -discovery-port "$DISCOVERY" -sd-dir '' -log-level warning 2>>"$dir/slaves.log" &
 	pids+=($!)
 done
 lb_wait_slaves "$MASTER" 3

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 
 	"github.com/lbproject/loadbalancer/common/cli"
@@ -29,7 +28,7 @@ func run(ctx context.Context) error {
 	fs.StringVar(&o.Master, "master", o.Master, "HOST[:PORT] of the master (PORT defaults to -discovery-port): join by unicast instead of broadcast")
 	fs.IntVar(&o.DiscoveryPort, "discovery-port", o.DiscoveryPort, "the master's UDP discovery port, for the broadcast")
 	fs.Uint64Var(&o.MaxLoad, "max-load", o.MaxLoad, "most committed load accepted (fibonacci n costs n, primes n costs n²)")
-	fs.IntVar(&o.Workers, "workers", o.Workers, "most tasks computing at once, and the cores the slave runs on (default: one per core; 0: no cap); admitted tasks beyond it wait their turn")
+	fs.IntVar(&o.Workers, "workers", o.Workers, "most tasks computing at once (default: one per core; 0: no cap); admitted tasks beyond it wait their turn")
 	fs.StringVar(&o.LoadMetric, "load-metric", o.LoadMetric, "how the reported load is computed from the committed load: "+strings.Join(slave.LoadMetricNames(), ", "))
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "address of /metrics; default: the interface address, any free port")
 	fs.StringVar(&o.TargetDir, "sd-dir", o.TargetDir, "directory where the slave publishes its /metrics endpoint for Prometheus file_sd (skipped when missing)")
@@ -49,12 +48,6 @@ func run(ctx context.Context) error {
 	}
 	if o.Workers < 0 {
 		return fmt.Errorf("-workers must not be negative")
-	}
-	if o.Workers > 0 && o.Workers < runtime.GOMAXPROCS(0) && os.Getenv("GOMAXPROCS") == "" {
-		// A slave computing on fewer cores than the host has runs on that
-		// many: a spare Go thread only wakes up to find nothing to do, and
-		// on a host shared by several slaves it takes a core from them.
-		runtime.GOMAXPROCS(o.Workers)
 	}
 	o.Secret = cli.Secret(*secret)
 	if o.Log, err = logger.New("slave", os.Stderr, *level); err != nil {
