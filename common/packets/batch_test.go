@@ -97,25 +97,31 @@ func TestBatchWriterReportsFailure(t *testing.T) {
 	}
 }
 
-// gate is a stream whose first Write blocks until released, like a peer
-// whose receive window is full.
-type gate struct {
+// stepper is a stream whose first hold Writes each wait for the test's
+// go-ahead, like a peer whose receive window is full: each says it has begun
+// on entered and waits on release. Later Writes go straight through.
+type stepper struct {
 	countingBuffer
+	hold             int // touched only by the writing goroutine of the moment
 	entered, release chan struct{}
-	once             sync.Once
 }
 
-func (g *gate) Write(p []byte) (int, error) {
-	g.once.Do(func() {
-		close(g.entered)
-		<-g.release
-	})
-	return g.countingBuffer.Write(p)
+func newStepper(hold int) *stepper {
+	return &stepper{hold: hold, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (s *stepper) Write(p []byte) (int, error) {
+	if s.hold > 0 {
+		s.hold--
+		s.entered <- struct{}{}
+		<-s.release
+	}
+	return s.countingBuffer.Write(p)
 }
 
 func TestBatchWriterCoalescesBehindASlowWrite(t *testing.T) {
 	t.Parallel()
-	g := &gate{entered: make(chan struct{}), release: make(chan struct{})}
+	g := newStepper(1)
 	b := packets.NewBatchWriter(g, nil)
 	first := make(chan error)
 	go func() { first <- b.Write(packets.TaskAck{ID: 0}) }()
@@ -133,7 +139,7 @@ func TestBatchWriterCoalescesBehindASlowWrite(t *testing.T) {
 		t.Fatal("Close returned while a flush was still writing")
 	default:
 	}
-	close(g.release)
+	g.release <- struct{}{}
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +176,7 @@ func TestBatchWriterQueueWaitsForFlush(t *testing.T) {
 
 func TestBatchWriterFailsWhenThePeerStopsReading(t *testing.T) {
 	t.Parallel()
-	g := &gate{entered: make(chan struct{}), release: make(chan struct{})}
+	g := newStepper(1)
 	got := make(chan error, 1)
 	b := packets.NewBatchWriter(g, func(err error) { got <- err })
 	go func() { _ = b.Write(packets.TaskAck{}) }()
@@ -186,20 +192,8 @@ func TestBatchWriterFailsWhenThePeerStopsReading(t *testing.T) {
 	if reported := <-got; reported != err {
 		t.Fatalf("onErr got %v, Queue returned %v", reported, err)
 	}
-	close(g.release)
+	g.release <- struct{}{}
 	b.Close()
-}
-
-// stepper is a stream whose Writes each wait for the test's go-ahead.
-type stepper struct {
-	countingBuffer
-	entered, release chan struct{}
-}
-
-func (s *stepper) Write(p []byte) (int, error) {
-	s.entered <- struct{}{}
-	<-s.release
-	return s.countingBuffer.Write(p)
 }
 
 // After a batch too large to keep for reuse, the next batches must not share
@@ -207,7 +201,7 @@ func (s *stepper) Write(p []byte) (int, error) {
 // would overwrite the bytes it is sending.
 func TestBatchWriterNeverReusesABufferBeingWritten(t *testing.T) {
 	t.Parallel()
-	s := &stepper{entered: make(chan struct{}), release: make(chan struct{})}
+	s := newStepper(4)
 	b := packets.NewBatchWriter(s, nil)
 	var want bytes.Buffer
 	queue := func(from, to uint64) {
