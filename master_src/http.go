@@ -103,23 +103,42 @@ func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t tasks.Task)
 // ParseN reads the task input from the query: exactly one n, a decimal
 // whole number from 0 to t.MaxN.
 func ParseN(q url.Values, t tasks.Task) (uint64, error) {
-	valid := fmt.Sprintf("n must be a whole number from 0 to %d", t.MaxN)
-	vs, ok := q["n"]
+	valid := func() string { return fmt.Sprintf("n must be a whole number from 0 to %d", t.MaxN) }
+	s, ok, err := queryValue(q, "n", valid)
 	switch {
+	case err != nil:
+		return 0, err
 	case !ok:
-		return 0, fmt.Errorf("missing n: use /%s?n=N; %s", t.Name, valid)
-	case len(vs) != 1:
-		return 0, fmt.Errorf("n given %d times; give it once: %s", len(vs), valid)
+		return 0, fmt.Errorf("missing n: use /%s?n=N; %s", t.Name, valid())
 	}
-	s := vs[0]
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n > t.MaxN {
-		if len(s) > 40 {
-			s = s[:40] + "…"
-		}
-		return 0, fmt.Errorf("%s, got %q", valid, s)
+		return 0, badValue(valid(), s)
 	}
 	return n, nil
+}
+
+// queryValue returns the value of query parameter name, which may be given
+// once at most; ok is false when it is absent. valid says what a valid value
+// is, for the error; it is called only on an error, off the request's
+// normal path.
+func queryValue(q url.Values, name string, valid func() string) (s string, ok bool, err error) {
+	vs, ok := q[name]
+	switch {
+	case !ok:
+		return "", false, nil
+	case len(vs) != 1:
+		return "", true, fmt.Errorf("%s given %d times; give it once: %s", name, len(vs), valid())
+	}
+	return vs[0], true, nil
+}
+
+// badValue says that s is not valid, quoting at most 40 bytes of it.
+func badValue(valid, s string) error {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return fmt.Errorf("%s, got %q", valid, s)
 }
 
 // handleTargets serves Prometheus HTTP service discovery (http_sd_configs):

@@ -238,24 +238,22 @@ func respondAPI(w http.ResponseWriter, status int, v any) {
 // absent, an error when it is repeated, malformed or below lo, and capped
 // at hi.
 func countParam(q url.Values, name string, def, lo, hi int) (int, error) {
-	vs, ok := q[name]
-	if !ok {
+	valid := func() string {
+		return fmt.Sprintf("%s must be a whole number from %d (larger values give %d)", name, lo, hi)
+	}
+	s, ok, err := queryValue(q, name, valid)
+	switch {
+	case err != nil:
+		return 0, err
+	case !ok:
 		return def, nil
 	}
-	valid := fmt.Sprintf("%s must be a whole number from %d (larger values give %d)", name, lo, hi)
-	if len(vs) != 1 {
-		return 0, fmt.Errorf("%s given %d times; give it once: %s", name, len(vs), valid)
-	}
-	s := vs[0]
 	n, err := strconv.ParseUint(s, 10, 63)
 	switch {
 	case errors.Is(err, strconv.ErrRange):
 		return hi, nil // all digits, just very large
 	case err != nil || n < uint64(lo):
-		if len(s) > 40 {
-			s = s[:40] + "…"
-		}
-		return 0, fmt.Errorf("%s, got %q", valid, s)
+		return 0, badValue(valid(), s)
 	}
 	return int(min(n, uint64(hi))), nil
 }
