@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/tasks"
+	"github.com/lbproject/loadbalancer/common/webui"
 )
 
 // The JSON API behind the status page: GET /api/status, /api/slaves and
@@ -141,8 +142,8 @@ func (m *Master) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	f := m.stats.figures(now)
 	st := masterStatus{
 		Algorithm:         m.opts.Algorithm,
-		Time:              apiTime(now),
-		StartedAt:         apiTime(m.stats.started),
+		Time:              webui.Time(now),
+		StartedAt:         webui.Time(m.stats.started),
 		UptimeSeconds:     now.Sub(m.stats.started).Round(time.Millisecond).Seconds(),
 		Slaves:            serving,
 		SlavesJoining:     joining,
@@ -154,11 +155,11 @@ func (m *Master) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		RequestsInWindow:  f.requests,
 		WindowSeconds:     statsWindow.Seconds(),
 		TasksTotal:        m.taskSeq.Load(),
-		PollIntervalMS:    millis(m.opts.PollInterval),
+		PollIntervalMS:    webui.Millis(m.opts.PollInterval),
 		Tasks:             []taskKind{},
 	}
 	if f.requests > 0 {
-		p50, p99 := millis(f.p50), millis(f.p99)
+		p50, p99 := webui.Millis(f.p50), webui.Millis(f.p99)
 		st.LatencyP50MS, st.LatencyP99MS = &p50, &p99
 	}
 	for _, t := range tasks.All() {
@@ -191,7 +192,7 @@ func (m *Master) handleSlaves(w http.ResponseWriter, r *http.Request) {
 		list = append(list[:serving], append(joining, list[serving:]...)...)
 	}
 	respondAPI(w, http.StatusOK, slavesStatus{
-		Time: apiTime(now), PollIntervalMS: millis(m.opts.PollInterval), HistoryLength: m.opts.LoadHistory, Slaves: list,
+		Time: webui.Time(now), PollIntervalMS: webui.Millis(m.opts.PollInterval), HistoryLength: m.opts.LoadHistory, Slaves: list,
 	})
 }
 
@@ -203,12 +204,12 @@ func (m *Master) handleTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	recs := m.stats.recent(limit)
-	out := tasksStatus{Time: apiTime(now), Limit: limit, Capacity: m.stats.capacity(), Tasks: make([]taskResult, len(recs))}
+	out := tasksStatus{Time: webui.Time(now), Limit: limit, Capacity: m.stats.capacity(), Tasks: make([]taskResult, len(recs))}
 	for i, rec := range recs {
 		tr := taskResult{
 			TaskID: rec.id, Task: rec.task, N: rec.n, Status: rec.status.String(), Error: rec.err,
 			Result: rec.result, ResultLength: rec.resultLen, ResultTruncated: rec.resultLen > len(rec.result),
-			StartedAt: apiTime(rec.start), FinishedAt: apiTime(rec.start.Add(rec.took)), DurationMS: millis(rec.took),
+			StartedAt: webui.Time(rec.start), FinishedAt: webui.Time(rec.start.Add(rec.took)), DurationMS: webui.Millis(rec.took),
 		}
 		if rec.slave.IP.IsValid() {
 			tr.Slave = rec.slave.String()
@@ -258,19 +259,6 @@ func countParam(q url.Values, name string, def, lo, hi int) (int, error) {
 	return int(min(n, uint64(hi))), nil
 }
 
-// apiTime is how times appear in the API: UTC, to the millisecond.
-func apiTime(t time.Time) time.Time { return t.UTC().Round(time.Millisecond) }
-
-func apiTimePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	at := apiTime(t)
-	return &at
-}
-
-func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 // chartValue rounds a load sample to 4 significant digits: plenty for a
 // chart, and it keeps /api/slaves small (a sample is at most about 11
 // characters of JSON instead of up to 24).
@@ -311,7 +299,7 @@ func (p *pool) slaves(now time.Time, history int) []slaveStatus {
 	for i := len(p.lost) - 1; i >= 0; i-- {
 		v := p.lost[i]
 		v.LoadHistory = v.LoadHistory[max(len(v.LoadHistory)-history, 0):]
-		v.LastReportAgeMS = age(v.lastReport, now)
+		v.LastReportAgeMS = webui.Age(v.lastReport, now)
 		out = append(out, v)
 	}
 	return out
@@ -331,21 +319,13 @@ func (m *member) statusLocked(now time.Time, history int) slaveStatus {
 	}
 	return slaveStatus{
 		Slave: m.key.String(), IP: m.key.IP.String(), ID: m.key.ID, State: state,
-		JoinedAt: apiTimePtr(m.joinedAt), Load: m.load(), ReportedLoad: m.reported, CPUFraction: m.factor,
+		JoinedAt: webui.TimePtr(m.joinedAt), Load: m.load(), ReportedLoad: m.reported, CPUFraction: m.factor,
 		CommittedLoad: m.outstanding, MaxLoad: m.maxLoad, TasksInFlight: m.inFlight,
 		TasksDone: m.done.Load(), TasksFailed: m.failed.Load(), TasksRefused: m.refused.Load(),
-		LastReportAt: apiTimePtr(m.lastReport), LastReportAgeMS: age(m.lastReport, now),
+		LastReportAt: webui.TimePtr(m.lastReport), LastReportAgeMS: webui.Age(m.lastReport, now),
 		Reports: m.reports, MetricsPort: m.metricsPort, LoadHistory: hist,
 		key: m.key, lastReport: m.lastReport,
 	}
-}
-
-func age(t, now time.Time) *float64 {
-	if t.IsZero() {
-		return nil
-	}
-	a := millis(max(now.Sub(t), 0))
-	return &a
 }
 
 // keepLostLocked lists m, just removed, as lost for p.lostFor.
@@ -354,7 +334,7 @@ func (p *pool) keepLostLocked(m *member, cause string, now time.Time) {
 		return
 	}
 	v := m.statusLocked(now, len(m.history))
-	v.State, v.LostAt, v.LostCause, v.lostAt = stateLost, apiTimePtr(now), cause, now
+	v.State, v.LostAt, v.LostCause, v.lostAt = stateLost, webui.TimePtr(now), cause, now
 	p.pruneLostLocked(now)
 	if len(p.lost) >= maxLostListed {
 		p.lost = append(p.lost[:0], p.lost[1:]...)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/lbproject/loadbalancer/common/webui"
 )
 
 // What the monitor knows, for its status page: the master it follows (or
@@ -183,23 +185,23 @@ func (s *state) status(now time.Time) monitorStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := monitorStatus{
-		Time:          apiTime(now),
-		StartedAt:     apiTime(s.started),
+		Time:          webui.Time(now),
+		StartedAt:     webui.Time(s.started),
 		UptimeSeconds: now.Sub(s.started).Round(time.Millisecond).Seconds(),
-		IntervalMS:    millis(s.interval),
+		IntervalMS:    webui.Millis(s.interval),
 		Master: masterStatus{
 			State: masterLooking, LookingFor: s.lookingFor.String(),
-			Since: apiTime(s.since), SinceMS: millis(now.Sub(s.since)),
-			Connections: s.connections, LostAt: apiTimePtr(s.lostAt), LostCause: s.lostCause,
+			Since: webui.Time(s.since), SinceMS: webui.Millis(now.Sub(s.since)),
+			Connections: s.connections, LostAt: webui.TimePtr(s.lostAt), LostCause: s.lostCause,
 		},
-		SlavesAt:    apiTimePtr(s.hostsAt),
-		SlavesAgeMS: age(s.hostsAt, now),
+		SlavesAt:    webui.TimePtr(s.hostsAt),
+		SlavesAgeMS: webui.Age(s.hostsAt, now),
 		Hosts:       make([]hostStatus, 0, len(s.hosts)),
 		Grafana: grafanaStatus{
 			URL: s.grafanaURL, DashboardUID: s.dashboardUID, State: syncPending,
 			Syncs: s.syncs, FailedSyncs: s.failed,
-			LastSyncAt: apiTimePtr(s.lastSyncAt), LastSuccessAt: apiTimePtr(s.lastOK),
-			LastSuccessAgeMS: age(s.lastOK, now), LastErrorAt: apiTimePtr(s.lastErrAt), LastError: s.lastErr,
+			LastSyncAt: webui.TimePtr(s.lastSyncAt), LastSuccessAt: webui.TimePtr(s.lastOK),
+			LastSuccessAgeMS: webui.Age(s.lastOK, now), LastErrorAt: webui.TimePtr(s.lastErrAt), LastError: s.lastErr,
 			Datasources: append([]string{}, s.datasources...),
 		},
 	}
@@ -230,25 +232,3 @@ func (s *state) status(now time.Time) monitorStatus {
 	}
 	return st
 }
-
-// apiTime is how times appear in the API: UTC, to the millisecond.
-func apiTime(t time.Time) time.Time { return t.UTC().Round(time.Millisecond) }
-
-func apiTimePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	at := apiTime(t)
-	return &at
-}
-
-// age is how long ago t was, in milliseconds; nil when it never was.
-func age(t, now time.Time) *float64 {
-	if t.IsZero() {
-		return nil
-	}
-	ms := millis(now.Sub(t))
-	return &ms
-}
-
-func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
