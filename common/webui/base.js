@@ -12,6 +12,13 @@
     return e;
   };
 
+  // cell makes a table cell; the label heads it where rows become cards.
+  function cell(cls, label) {
+    const td = el('td', cls);
+    if (label) td.dataset.label = label;
+    return td;
+  }
+
   function setText(node, text) {
     if (node.textContent !== text) node.textContent = text;
   }
@@ -52,5 +59,5 @@
     };
   }
 
-  window.lbui = Object.freeze({ $, el, setText, fmtAge, fmtDuration, fmtClock, fmtInt, plural, liveIndicator });
+  window.lbui = Object.freeze({ $, el, cell, setText, fmtAge, fmtDuration, fmtClock, fmtInt, plural, liveIndicator });
 })();

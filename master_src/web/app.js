@@ -12,7 +12,7 @@
   const SPARK_W = 100;
   const SPARK_H = 28;
 
-  const { $, el, setText, fmtAge, fmtDuration, fmtInt, plural, liveIndicator } = window.lbui;
+  const { $, el, cell, setText, fmtAge, fmtDuration, fmtInt, plural, liveIndicator } = window.lbui;
   const setLive = liveIndicator('master');
 
   // ---- formatting ----------------------------------------------------------
@@ -120,13 +120,6 @@
     h.reports = s.reports;
     if (h.values.length > cap) h.values.splice(0, h.values.length - cap);
     return h.values;
-  }
-
-  // cell makes a table cell; the label heads it where rows become cards.
-  function cell(cls, label) {
-    const td = el('td', cls);
-    if (label) td.dataset.label = label;
-    return td;
   }
 
   function makeRow(key) {

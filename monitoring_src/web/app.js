@@ -6,7 +6,7 @@
 (() => {
   const REFRESH_MS = 1000;
 
-  const { $, el, setText, fmtAge, fmtDuration, fmtClock, fmtInt, plural, liveIndicator } = window.lbui;
+  const { $, el, cell, setText, fmtAge, fmtDuration, fmtClock, fmtInt, plural, liveIndicator } = window.lbui;
   const setLive = liveIndicator('monitor');
 
   // ---- formatting ----------------------------------------------------------
@@ -130,12 +130,6 @@
   // ---- slave hosts ---------------------------------------------------------
 
   const rows = new Map(); // host IP -> row parts
-
-  function cell(cls, label) {
-    const td = el('td', cls);
-    if (label) td.dataset.label = label;
-    return td;
-  }
 
   function makeRow(ip) {
     const tr = el('tr');
