@@ -24,9 +24,7 @@ func run(ctx context.Context) error {
 		fmt.Fprintf(fs.Output(), "usage: slave [flags]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.Iface, "iface", o.Iface, "interface to use (e.g. lo); default: first up non-loopback IPv4 interface with broadcast")
-	fs.StringVar(&o.Master, "master", o.Master, "HOST[:PORT] of the master (PORT defaults to -discovery-port): join by unicast instead of broadcast")
-	fs.IntVar(&o.DiscoveryPort, "discovery-port", o.DiscoveryPort, "the master's UDP discovery port, for the broadcast")
+	cli.JoinFlags(fs, &o.Iface, &o.Master, &o.DiscoveryPort)
 	fs.Uint64Var(&o.MaxLoad, "max-load", o.MaxLoad, "most committed load accepted (fibonacci n costs n, primes n costs n²)")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "most tasks computing at once (default: one per core; 0: no cap); admitted tasks beyond it wait their turn")
 	fs.StringVar(&o.LoadMetric, "load-metric", o.LoadMetric, "how the reported load is computed from the committed load: "+strings.Join(slave.LoadMetricNames(), ", "))

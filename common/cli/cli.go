@@ -60,6 +60,15 @@ func Run(name string, f func(ctx context.Context) error) {
 	}
 }
 
+// JoinFlags registers on fs how a slave or the monitor finds its master:
+// -iface, -master and -discovery-port, with the values already in the
+// variables as defaults.
+func JoinFlags(fs *flag.FlagSet, iface, master *string, discoveryPort *int) {
+	fs.StringVar(iface, "iface", *iface, "interface to use (e.g. lo); default: first up non-loopback IPv4 interface with broadcast")
+	fs.StringVar(master, "master", *master, "HOST[:PORT] of the master (PORT defaults to -discovery-port): join by unicast instead of broadcast")
+	fs.IntVar(discoveryPort, "discovery-port", *discoveryPort, "the master's UDP discovery port, for the broadcast")
+}
+
 // SecretFlag registers -secret on fs. The value may instead come from the
 // environment variable LB_SECRET, which keeps it out of process lists; Secret
 // resolves the two after parsing.
