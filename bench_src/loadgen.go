@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	master "github.com/lbproject/loadbalancer/master_src"
 )
 
 // Sample is the outcome of one request.
@@ -227,15 +229,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// answer is the master's JSON answer to a task.
-type answer struct {
-	Task      string  `json:"task"`
-	N         uint64  `json:"n"`
-	Result    string  `json:"result"`
-	Slave     string  `json:"slave"`
-	ComputeMS float64 `json:"compute_ms"`
-}
-
 // do sends one request and classifies its outcome.
 func (g *generator) do(ctx context.Context, it Item, due time.Duration) Sample {
 	s := Sample{Item: it, Due: due}
@@ -264,7 +257,7 @@ func (g *generator) fetch(ctx context.Context, it Item, s *Sample) string {
 	if resp.StatusCode != http.StatusOK {
 		return strconv.Itoa(resp.StatusCode)
 	}
-	var a answer
+	var a master.TaskAnswer
 	if err := json.Unmarshal(body, &a); err != nil || a.Task != it.Task || a.N != it.N || a.Slave == "" {
 		return errBadAnswer
 	}

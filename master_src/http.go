@@ -38,8 +38,8 @@ func (m *Master) routes() http.Handler {
 	return mux
 }
 
-// taskAnswer is the JSON form of a task's answer.
-type taskAnswer struct {
+// TaskAnswer is the JSON form of a task's answer (Accept: application/json).
+type TaskAnswer struct {
 	Task       string  `json:"task"`
 	N          uint64  `json:"n"`
 	Result     string  `json:"result"`
@@ -89,7 +89,7 @@ func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t tasks.Task)
 		return respondError(w, r, http.StatusInternalServerError, err.Error())
 	}
 	if wantsJSON(r) {
-		return respondJSON(w, http.StatusOK, taskAnswer{
+		return respondJSON(w, http.StatusOK, TaskAnswer{
 			Task: t.Name, N: n, Result: res.Value, TaskID: res.TaskID, Slave: res.Slave.String(),
 			DurationMS: float64(res.Duration.Microseconds()) / 1000, ComputeMS: float64(res.Compute.Microseconds()) / 1000,
 		})
