@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/lbproject/loadbalancer/common/cli"
@@ -32,6 +33,7 @@ func run(ctx context.Context) error {
 	fs.StringVar(&o.TargetDir, "sd-dir", o.TargetDir, "directory where the slave publishes its /metrics endpoint for Prometheus file_sd (skipped when missing)")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", o.DrainTimeout, "on SIGTERM or Ctrl-C, how long to finish the tasks held before leaving (a second signal stops at once)")
 	fs.DurationVar(&o.LinkTimeout, "link-timeout", o.LinkTimeout, "how long to wait for the master to open the links after its ACK")
+	procs := fs.Int("procs", 0, "cores the slave's Go runtime computes on (GOMAXPROCS); 0: the host's cores shared evenly among the slaves running on it, followed as slaves come and go ($GOMAXPROCS if set)")
 	secret := cli.SecretFlag(fs)
 	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
 	args, err := cli.Parse(fs, os.Args[1:])
@@ -47,6 +49,9 @@ func run(ctx context.Context) error {
 	if o.Workers < 0 {
 		return fmt.Errorf("-workers must not be negative")
 	}
+	if *procs < 0 {
+		return fmt.Errorf("-procs must not be negative")
+	}
 	o.Secret = cli.Secret(*secret)
 	if o.Log, err = logger.New("slave", os.Stderr, *level); err != nil {
 		return err
@@ -55,5 +60,32 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stop := shareCores(ctx, *procs, o.Log)
+	defer stop()
 	return s.Run(ctx)
+}
+
+// shareCores sets GOMAXPROCS to procs, or with procs 0 and no $GOMAXPROCS
+// keeps it at this slave's share of the host's cores, and counts this slave
+// for the others on the host until stop is called.
+func shareCores(ctx context.Context, procs int, log *logger.Logger) (stop func()) {
+	if procs > 0 {
+		runtime.GOMAXPROCS(procs)
+	}
+	auto := procs == 0 && os.Getenv("GOMAXPROCS") == ""
+	share, err := slave.JoinCoreShare(slave.DefaultCoreShareDir(), auto, log)
+	if err != nil {
+		log.Warning("not sharing the cores with other slaves on this host", "err", err)
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		share.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
