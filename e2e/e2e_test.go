@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,7 @@ func TestClusterOnVirtualSubnet(t *testing.T) {
 	t.Run("results", c.testResults)
 	t.Run("bad input", c.testBadInput)
 	t.Run("spread across slaves", c.testSpread)
+	t.Run("cores shared", c.testCoresShared)
 	t.Run("slave death", c.testSlaveDeath)
 
 	t.Logf("test body took %s (teardown follows)", time.Since(started).Round(time.Millisecond))
@@ -316,6 +318,29 @@ var assignedPrimes = regexp.MustCompile(`msg="assigned task" task_id="\d+" task=
 
 // testSlaveDeath kills a slave while it computes a slow task and checks that
 // every request still gets the right answer and the pool shrinks.
+// testCoresShared checks that the four slaves, on three virtual hosts but
+// one machine, split its cores between their Go runtimes instead of each
+// sizing itself to all of them. (On a 1-core machine both give 1.)
+func (c *cluster) testCoresShared(t *testing.T) {
+	share := max(1, (runtime.NumCPU()+len(c.slaves)-1)/len(c.slaves))
+	for _, s := range c.slaves {
+		eventually(t, 5*time.Second, 100*time.Millisecond, s.name+"'s GOMAXPROCS", func() (bool, string, error) {
+			r, err := httpGet(c.client, "http://"+s.metrics+"/metrics")
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			v, ok := metricValue(r.body, "go_sched_gomaxprocs_threads")
+			if !ok {
+				return false, "", fmt.Errorf("%s's /metrics has no go_sched_gomaxprocs_threads", s.name)
+			}
+			return v >= 1 && v <= float64(share), fmt.Sprintf("%v, want 1 to %d (%d cores, %d slaves)", v, share, runtime.NumCPU(), len(c.slaves)), nil
+		})
+	}
+	if !strings.Contains(c.slaves[0].out.String(), `msg="cores shared"`) {
+		t.Errorf("%s logged no \"cores shared\" line:\n%s", c.slaves[0].name, c.slaves[0].out)
+	}
+}
+
 func (c *cluster) testSlaveDeath(t *testing.T) {
 	const (
 		requests = 4

@@ -48,13 +48,16 @@ func requireTools(t *testing.T) {
 }
 
 // cleanEnv is the environment of every child process: no proxy settings, so
-// curl talks to the virtual subnet directly and never to a proxy elsewhere.
+// curl talks to the virtual subnet directly and never to a proxy elsewhere,
+// and no GOMAXPROCS, so the slaves share the cores as they do by default.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch strings.ToLower(name) {
 		case "http_proxy", "https_proxy", "all_proxy", "no_proxy":
+			continue
+		case "gomaxprocs": // it would stop the slaves sharing the cores
 			continue
 		}
 		env = append(env, kv)
