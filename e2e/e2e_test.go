@@ -314,10 +314,6 @@ func (c *cluster) testSpread(t *testing.T) {
 	}
 }
 
-var assignedPrimes = regexp.MustCompile(`msg="assigned task" task_id="\d+" task="primes" n="150000" slave="([^"]+)"`)
-
-// testSlaveDeath kills a slave while it computes a slow task and checks that
-// every request still gets the right answer and the pool shrinks.
 // testCoresShared checks that the four slaves, on three virtual hosts but
 // one machine, split its cores between their Go runtimes instead of each
 // sizing itself to all of them. (On a 1-core machine both give 1.)
@@ -341,6 +337,10 @@ func (c *cluster) testCoresShared(t *testing.T) {
 	}
 }
 
+var assignedPrimes = regexp.MustCompile(`msg="assigned task" task_id="\d+" task="primes" n="150000" slave="([^"]+)"`)
+
+// testSlaveDeath kills a slave while it computes a slow task and checks that
+// every request still gets the right answer and the pool shrinks.
 func (c *cluster) testSlaveDeath(t *testing.T) {
 	const (
 		requests = 4

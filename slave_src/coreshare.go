@@ -17,69 +17,114 @@ import (
 
 // Each Go runtime sizes itself to every core of the host. Several slaves on
 // one host (a demo on a laptop, the lab) then run several computing threads
-// per core, and the kernel's time slicing costs them a tenth of their
-// throughput. A CoreShare gives each slave on a host an even share of its
+// per core, and the kernel's time slicing costs them CPU (7% more per
+// heavy task for 3 slaves on 2 cores). A CoreShare gives each slave on a host an even share of its
 // cores instead: every slave holds a lock on a file of its own in a
-// directory common to the host, and counts the locked files from time to
-// time. The kernel releases a lock when its process ends, however it ends,
-// so a killed slave stops counting at once.
+// directory of its user's, and counts the locked files every second. The
+// kernel drops a lock when its process ends, however it ends, so a killed
+// slave is no longer counted at the others' next count.
 
-// DefaultCoreShareDir is the directory the slaves of a host share.
+// DefaultCoreShareDir is the directory the slaves of this user share. It is
+// per user so that no one else can add files to it.
 func DefaultCoreShareDir() string {
-	return filepath.Join(os.TempDir(), "loadbalancer-slaves")
+	return filepath.Join(os.TempDir(), fmt.Sprintf("loadbalancer-slaves-%d", os.Getuid()))
 }
 
 const (
 	coreSharePrefix = "slave-"
 	coreShareSuffix = ".lock"
-	// CoreShareInterval is how often a slave counts the others.
-	CoreShareInterval = time.Second
+	// coreShareInterval is how often a slave counts the others.
+	coreShareInterval = time.Second
+	// coreShareTempAge is when a temporary file nobody holds is left over
+	// from a slave that died while joining.
+	coreShareTempAge = time.Minute
 )
 
 // CoreShare is one slave's place among the slaves of its host.
 type CoreShare struct {
-	dir   string
-	path  string
-	self  *os.File // holds the lock
-	cores int      // the runtime's own GOMAXPROCS, before any sharing
-	auto  bool
-	log   *logger.Logger
+	dir  string
+	auto bool
+	log  *logger.Logger
 
-	slaves int // the count seen last; 0 before the first
+	dirLock *os.File // a shared lock on dir: tmp cleaners skip locked directories
+	self    *os.File // holds the lock on path
+	path    string
+
+	slaves  int    // the count seen last; 0 before the first
+	lastErr string // the last problem logged, to log each once
 }
 
 // JoinCoreShare registers this process in dir, made if missing. With auto
 // false the process keeps its GOMAXPROCS, but still counts for the others.
 func JoinCoreShare(dir string, auto bool, log *logger.Logger) (*CoreShare, error) {
-	if err := os.Mkdir(dir, 0o777); err == nil {
-		// Slaves of any user share the host: anyone may add a file, only
-		// its owner may remove it, as in /tmp.
-		if err := os.Chmod(dir, 0o777|fs.ModeSticky); err != nil {
-			return nil, fmt.Errorf("sharing the cores: %w", err)
-		}
-	} else if !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("sharing the cores: %w", err)
+	c := &CoreShare{dir: dir, auto: auto, log: log}
+	if err := c.register(); err != nil {
+		return nil, err
 	}
-	// The file is locked before it takes its counted name, so a counting
-	// slave never finds it unlocked and takes it for a dead one's.
-	f, err := os.CreateTemp(dir, "."+coreSharePrefix+"*"+coreShareSuffix)
+	return c, nil
+}
+
+// register makes dir if needed and adds a locked file of this slave's.
+func (c *CoreShare) register() error {
+	if err := os.Mkdir(c.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	st, err := os.Lstat(c.dir)
 	if err != nil {
-		return nil, fmt.Errorf("sharing the cores: %w", err)
+		return err
 	}
-	fail := func(err error) (*CoreShare, error) {
-		return nil, errors.Join(fmt.Errorf("sharing the cores: %w", err), f.Close(), os.Remove(f.Name()))
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", c.dir)
 	}
-	if err := f.Chmod(0o644); err != nil {
-		return fail(err)
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Getuid() {
+		return fmt.Errorf("%s belongs to user %d, not to this one", c.dir, sys.Uid)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return fail(err)
+	dirLock, err := os.Open(c.dir)
+	if err != nil {
+		return err
 	}
-	path := filepath.Join(dir, strings.TrimPrefix(filepath.Base(f.Name()), "."))
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fail(err)
+	if err := syscall.Flock(int(dirLock.Fd()), syscall.LOCK_SH); err != nil {
+		dirLock.Close()
+		return fmt.Errorf("locking %s: %w", c.dir, err)
 	}
-	return &CoreShare{dir: dir, path: path, self: f, cores: runtime.GOMAXPROCS(0), auto: auto, log: log}, nil
+	self, path, err := c.lockedFile()
+	if err != nil {
+		dirLock.Close()
+		return err
+	}
+	c.close()
+	c.dirLock, c.self, c.path = dirLock, self, path
+	return nil
+}
+
+// lockedFile makes a file of this slave's in dir and locks it before it
+// takes a counted name, so that a counting slave never finds it unlocked
+// and takes it for a dead one's.
+func (c *CoreShare) lockedFile() (*os.File, string, error) {
+	for {
+		f, err := os.CreateTemp(c.dir, "."+coreSharePrefix+"*"+coreShareSuffix)
+		if err != nil {
+			return nil, "", err
+		}
+		tmp := f.Name()
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			return nil, "", errors.Join(fmt.Errorf("locking %s: %w", tmp, err), f.Close(), os.Remove(tmp))
+		}
+		// A link, not a rename: a rename would replace a file of the same
+		// name, and another slave would no longer be counted.
+		path := filepath.Join(c.dir, strings.TrimPrefix(filepath.Base(tmp), "."))
+		err = os.Link(tmp, path)
+		if rmErr := os.Remove(tmp); err == nil && rmErr != nil {
+			err = rmErr
+		}
+		if err == nil {
+			return f, path, nil
+		}
+		f.Close()
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, "", err
+		}
+	}
 }
 
 // Run keeps the runtime's GOMAXPROCS at this slave's share of the cores,
@@ -90,7 +135,7 @@ func (c *CoreShare) Run(ctx context.Context) {
 		<-ctx.Done()
 		return
 	}
-	tick := time.NewTicker(CoreShareInterval)
+	tick := time.NewTicker(coreShareInterval)
 	defer tick.Stop()
 	for {
 		c.adjust()
@@ -105,28 +150,36 @@ func (c *CoreShare) Run(ctx context.Context) {
 // adjust sets GOMAXPROCS to the share of the cores when the number of
 // slaves on the host changed.
 func (c *CoreShare) adjust() {
-	slaves, err := c.Slaves()
+	slaves, err := c.count()
 	if err != nil {
-		c.log.Warning("counting the slaves on this host", "err", err)
+		if msg := err.Error(); msg != c.lastErr {
+			c.lastErr = msg
+			c.log.Warning("counting the slaves on this host", "err", err)
+		}
 		return
 	}
+	c.lastErr = ""
 	if slaves == c.slaves {
 		return
 	}
 	c.slaves = slaves
-	if slaves == 1 {
-		// Alone: the runtime's default, which follows a container's CPU
-		// limit.
-		runtime.SetDefaultGOMAXPROCS()
-	} else {
-		runtime.GOMAXPROCS(sharedCores(c.cores, slaves))
+	// The runtime's default follows a container's CPU limit.
+	runtime.SetDefaultGOMAXPROCS()
+	if slaves > 1 {
+		runtime.GOMAXPROCS(sharedCores(runtime.GOMAXPROCS(0), slaves))
 	}
 	c.log.Info("cores shared", "slaves_on_host", slaves, "procs", runtime.GOMAXPROCS(0))
 }
 
-// Slaves counts the slaves registered on this host, this one included, and
-// removes the files of those that ended without leaving.
-func (c *CoreShare) Slaves() (int, error) {
+// count counts the slaves on this host, registering this one again if its
+// file is gone (a tmp cleaner), and removes what dead slaves left.
+func (c *CoreShare) count() (int, error) {
+	if !c.registered() {
+		if err := c.register(); err != nil {
+			return 0, fmt.Errorf("registering again in %s: %w", c.dir, err)
+		}
+		c.log.Info("registered again among the slaves on this host", "dir", c.dir)
+	}
 	entries, err := os.ReadDir(c.dir)
 	if err != nil {
 		return 0, fmt.Errorf("reading %s: %w", c.dir, err)
@@ -135,39 +188,82 @@ func (c *CoreShare) Slaves() (int, error) {
 	slaves := 0
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasPrefix(name, coreSharePrefix) || !strings.HasSuffix(name, coreShareSuffix) {
+		if !e.Type().IsRegular() || !strings.HasSuffix(name, coreShareSuffix) {
 			continue
 		}
-		if name == self || c.alive(filepath.Join(c.dir, name)) {
+		temp := strings.HasPrefix(name, "."+coreSharePrefix)
+		if !temp && !strings.HasPrefix(name, coreSharePrefix) {
+			continue
+		}
+		if name == self {
 			slaves++
+			continue
+		}
+		path := filepath.Join(c.dir, name)
+		held, age := c.probe(path)
+		switch {
+		case held:
+			if !temp {
+				slaves++
+			}
+		case !temp || age > coreShareTempAge:
+			// A counted file nobody holds is a dead slave's; a temporary
+			// one, of a slave that died while joining.
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				c.log.Debug("leaving a dead slave's file", "file", name, "err", err)
+			}
 		}
 	}
 	return slaves, nil
 }
 
-// alive reports whether a slave holds the file at path; a file nobody
-// holds is removed.
-func (c *CoreShare) alive(path string) bool {
-	f, err := os.Open(path)
+// registered reports whether this slave's file is still in place.
+func (c *CoreShare) registered() bool {
+	onDisk, err := os.Stat(c.path)
 	if err != nil {
-		return false // removed meanwhile: its slave left
+		return false
 	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return errors.Is(err, syscall.EWOULDBLOCK)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		c.log.Debug("leaving a dead slave's file", "path", path, "err", err)
-	}
-	return false
+	held, err := c.self.Stat()
+	return err == nil && os.SameFile(onDisk, held)
 }
 
-// leave removes this slave's file; closing it releases the lock.
-func (c *CoreShare) leave() {
-	if err := os.Remove(c.path); err != nil {
-		c.log.Warning("leaving the host's slave count", "err", err)
+// probe reports whether a slave holds the file at path, and its age. A
+// shared lock is enough to tell (slaves hold theirs exclusively) and never
+// makes another slave probing at the same moment see the file held.
+func (c *CoreShare) probe(path string) (held bool, age time.Duration) {
+	// Not following links, and not waiting on a FIFO.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return false, 0 // gone meanwhile
 	}
-	c.self.Close()
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK), 0
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return false, 0
+	}
+	return false, time.Since(st.ModTime())
+}
+
+// leave removes this slave's file and drops its locks.
+func (c *CoreShare) leave() {
+	if c.registered() {
+		if err := os.Remove(c.path); err != nil {
+			c.log.Warning("leaving the count of slaves on this host", "err", err)
+		}
+	}
+	c.close()
+}
+
+func (c *CoreShare) close() {
+	if c.self != nil {
+		c.self.Close()
+	}
+	if c.dirLock != nil {
+		c.dirLock.Close()
+	}
 }
 
 // sharedCores is the share of cores for one of slaves slaves on a host:

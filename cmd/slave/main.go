@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/lbproject/loadbalancer/common/cli"
@@ -60,25 +61,27 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stop := shareCores(ctx, *procs, o.Log)
+	stop := shareCores(*procs, o.Log)
 	defer stop()
 	return s.Run(ctx)
 }
 
 // shareCores sets GOMAXPROCS to procs, or with procs 0 and no $GOMAXPROCS
 // keeps it at this slave's share of the host's cores, and counts this slave
-// for the others on the host until stop is called.
-func shareCores(ctx context.Context, procs int, log *logger.Logger) (stop func()) {
+// for the others on the host until stop is called: after the slave has
+// drained its tasks, not when it is told to stop.
+func shareCores(procs int, log *logger.Logger) (stop func()) {
 	if procs > 0 {
 		runtime.GOMAXPROCS(procs)
 	}
-	auto := procs == 0 && os.Getenv("GOMAXPROCS") == ""
+	env, err := strconv.Atoi(os.Getenv("GOMAXPROCS"))
+	auto := procs == 0 && (err != nil || env < 1) // the runtime ignores such a $GOMAXPROCS too
 	share, err := slave.JoinCoreShare(slave.DefaultCoreShareDir(), auto, log)
 	if err != nil {
-		log.Warning("not sharing the cores with other slaves on this host", "err", err)
+		log.Warning("not counted among the slaves on this host, which may oversubscribe its cores", "err", err)
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
