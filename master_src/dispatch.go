@@ -66,7 +66,9 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 			defer cancel()
 			queueDeadline = start.Add(m.opts.QueueWait + m.opts.TaskTimeout)
 		}
-		m.log.Info("assigned task", "task_id", id, "task", t.Name, "n", n, "slave", mb.key)
+		if m.log.InfoEnabled() {
+			m.log.Info("assigned task", "task_id", id, "task", t.Name, "n", n, "slave", mb.key)
+		}
 		ev, err := m.runOn(taskCtx, mb, t, n, load)
 		switch {
 		case err != nil:

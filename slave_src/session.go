@@ -205,7 +205,9 @@ func (ss *session) startTask(ctx context.Context, req packets.TaskRequest, wg *s
 		wg.Done()
 		return err
 	}
-	log.Debug("accepted task", "task_id", req.ID, "task", t.Name, "n", req.N)
+	if log.DebugEnabled() {
+		log.Debug("accepted task", "task_id", req.ID, "task", t.Name, "n", req.N)
+	}
 	if req.N <= t.CheapMaxN && ss.s.exec.tryWorker() {
 		defer wg.Done()
 		body, took, err := ss.s.exec.compute(ctx, t, load, req.N)

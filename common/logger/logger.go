@@ -50,6 +50,14 @@ func Discard() *Logger {
 // The level checks come first so that a line below the level costs no
 // formatting: some lines are logged per request.
 
+// DebugEnabled and InfoEnabled say whether a line at that level is written.
+// A line logged per task checks first: its key/value pairs are boxed into
+// interfaces, on the heap, before any method can look at the level.
+func (l *Logger) DebugEnabled() bool { return l.level >= logging.DEBUG }
+
+// InfoEnabled: see DebugEnabled.
+func (l *Logger) InfoEnabled() bool { return l.level >= logging.INFO }
+
 // Debug logs msg with key/value pairs at DEBUG.
 func (l *Logger) Debug(msg string, kv ...any) {
 	if l.level >= logging.DEBUG {

@@ -170,6 +170,10 @@ func TestLevelFiltering(t *testing.T) {
 			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
 				t.Fatalf("at %s logged %v, want %v", tc.level, got, tc.want)
 			}
+			wrote := strings.Join(got, ",")
+			if l.DebugEnabled() != strings.Contains(wrote, "DEBUG") || l.InfoEnabled() != strings.Contains(wrote, "INFO") {
+				t.Fatalf("at %s DebugEnabled %v, InfoEnabled %v, but it logged %v", tc.level, l.DebugEnabled(), l.InfoEnabled(), got)
+			}
 		})
 	}
 }
