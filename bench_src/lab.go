@@ -27,8 +27,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) (*Report, err
 	if err != nil {
 		return nil, err
 	}
-	lo := LoadOptions{Workload: w, Concurrency: o.Concurrency, Rate: o.Rate, MaxOutstanding: o.MaxOutstanding,
-		Duration: o.Duration, Requests: o.Requests, Seed: o.Seed, Timeout: o.Timeout}
+	lo := LoadOptions{Workload: w, Pace: o.Pace}
 	if err := lo.validate(); err != nil {
 		return nil, err
 	}

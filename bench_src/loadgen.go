@@ -53,11 +53,9 @@ const (
 // maxBody bounds an answer: the largest Fibonacci result is 209 kB.
 const maxBody = 4 << 20
 
-// LoadOptions configures one run of the load generator against one master.
-type LoadOptions struct {
-	// BaseURL is the master, e.g. http://127.0.0.1:4242.
-	BaseURL  string
-	Workload *Workload
+// Pace is how a run sends its requests and for how long: the part of the
+// lab's options that each run against a master takes as it is.
+type Pace struct {
 	// Concurrency > 0 runs a closed loop with that many requests in flight;
 	// otherwise Rate > 0 runs an open loop with Poisson arrivals, at most
 	// MaxOutstanding requests in flight (beyond: dropped, counted as errors).
@@ -72,6 +70,14 @@ type LoadOptions struct {
 	Seed uint64
 	// Timeout bounds each request.
 	Timeout time.Duration
+}
+
+// LoadOptions configures one run of the load generator against one master.
+type LoadOptions struct {
+	// BaseURL is the master, e.g. http://127.0.0.1:4242.
+	BaseURL  string
+	Workload *Workload
+	Pace
 	// Answers are the right results, by Item with zero Weight; nil skips
 	// the check.
 	Answers map[Item]string

@@ -62,7 +62,7 @@ func loadOptions(t *testing.T, url string) LoadOptions {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return LoadOptions{BaseURL: url, Workload: w, MaxOutstanding: 64, Seed: 1, Timeout: 5 * time.Second,
+	return LoadOptions{BaseURL: url, Workload: w, Pace: Pace{MaxOutstanding: 64, Seed: 1, Timeout: 5 * time.Second},
 		Answers: map[Item]string{{Task: "fibonacci", N: 30}: "832040", {Task: "primes", N: 20000}: "2262"}}
 }
 
@@ -257,7 +257,7 @@ func TestGenerateStopsOnCancel(t *testing.T) {
 func TestLoadOptionsValidate(t *testing.T) {
 	t.Parallel()
 	w, _ := NewWorkload("uniform", nil, Burst{})
-	base := LoadOptions{Workload: w, Concurrency: 1, Duration: time.Second, Timeout: time.Second, MaxOutstanding: 1}
+	base := LoadOptions{Workload: w, Pace: Pace{Concurrency: 1, Duration: time.Second, Timeout: time.Second, MaxOutstanding: 1}}
 	if err := base.validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -41,17 +41,8 @@ type Options struct {
 	Workload string
 	Mix      []Item
 	Burst    Burst
-	// Concurrency > 0: closed loop; else Rate > 0: open loop with at most
-	// MaxOutstanding requests in flight.
-	Concurrency    int
-	Rate           float64
-	MaxOutstanding int
-	// Duration and/or Requests bound each algorithm's run.
-	Duration time.Duration
-	Requests int
-	Seed     uint64
-	// Timeout bounds each request.
-	Timeout time.Duration
+	// Pace applies to each algorithm's run.
+	Pace
 
 	// JoinTimeout bounds a cluster's start; StopTimeout is the grace
 	// between SIGTERM and SIGKILL.
@@ -77,19 +68,21 @@ type Options struct {
 // per algorithm, every algorithm the master knows, three default slaves.
 func NewOptions() Options {
 	return Options{
-		Algorithms:     master.AlgorithmNames(),
-		Slaves:         make([]SlaveSpec, 3),
-		Workload:       "mixed",
-		Burst:          Burst{On: time.Second, Off: time.Second},
-		Concurrency:    16,
-		MaxOutstanding: 1024,
-		Duration:       10 * time.Second,
-		Seed:           1,
-		Timeout:        30 * time.Second,
-		JoinTimeout:    15 * time.Second,
-		StopTimeout:    5 * time.Second,
-		Bucket:         time.Second,
-		LogLevel:       "warning",
+		Algorithms: master.AlgorithmNames(),
+		Slaves:     make([]SlaveSpec, 3),
+		Workload:   "mixed",
+		Burst:      Burst{On: time.Second, Off: time.Second},
+		Pace: Pace{
+			Concurrency:    16,
+			MaxOutstanding: 1024,
+			Duration:       10 * time.Second,
+			Seed:           1,
+			Timeout:        30 * time.Second,
+		},
+		JoinTimeout: 15 * time.Second,
+		StopTimeout: 5 * time.Second,
+		Bucket:      time.Second,
+		LogLevel:    "warning",
 	}
 }
 
