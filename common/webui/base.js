@@ -42,6 +42,14 @@
   const fmtInt = (n) => Number(n).toLocaleString('en-US');
   const plural = (n, word) => `${fmtInt(n)} ${word}${n === 1 ? '' : 's'}`;
 
+  // getJSON fetches url as JSON, never from a cache; any status but 2xx
+  // throws.
+  async function getJSON(url) {
+    const r = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    if (!r.ok) throw new Error(`${url} answered ${r.status}`);
+    return r.json();
+  }
+
   // liveIndicator returns setLive(ok, time, err) for the header's live dot
   // and the stale-figures banner of a page following who ("master").
   function liveIndicator(who) {
@@ -59,5 +67,36 @@
     };
   }
 
-  window.lbui = Object.freeze({ $, el, cell, setText, fmtAge, fmtDuration, fmtClock, fmtInt, plural, liveIndicator });
+  // poll runs load once the page is ready, then every ms after the last run
+  // ended, and at once when the page comes back into view; never two at a
+  // time. load updates the page and returns the answer's time, or throws:
+  // the live dot and the banner say which. poll returns a function that
+  // runs load now.
+  function poll(who, ms, load) {
+    const setLive = liveIndicator(who);
+    let timer = 0;
+    let running = false;
+    async function refresh() {
+      clearTimeout(timer);
+      if (running) return;
+      running = true;
+      try {
+        setLive(true, await load());
+      } catch (e) {
+        setLive(false, null, e);
+      } finally {
+        running = false;
+        timer = setTimeout(refresh, ms);
+      }
+    }
+    document.addEventListener('DOMContentLoaded', () => {
+      document.addEventListener('visibilitychange', () => {
+        if (!document.hidden) refresh();
+      });
+      refresh();
+    });
+    return refresh;
+  }
+
+  window.lbui = Object.freeze({ $, el, cell, setText, fmtAge, fmtDuration, fmtClock, fmtInt, plural, getJSON, poll });
 })();

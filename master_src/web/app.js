@@ -12,8 +12,7 @@
   const SPARK_W = 100;
   const SPARK_H = 28;
 
-  const { $, el, cell, setText, fmtAge, fmtDuration, fmtInt, plural, liveIndicator } = window.lbui;
-  const setLive = liveIndicator('master');
+  const { $, el, cell, setText, fmtAge, fmtDuration, fmtInt, plural, getJSON, poll } = window.lbui;
 
   // ---- formatting ----------------------------------------------------------
 
@@ -42,18 +41,7 @@
 
   // ---- fetching ------------------------------------------------------------
 
-  async function getJSON(url) {
-    const r = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
-    if (!r.ok) throw new Error(`${url} answered ${r.status}`);
-    return r.json();
-  }
-
-  let timer = 0;
-  let running = false;
-  async function refresh() {
-    clearTimeout(timer);
-    if (running) return;
-    running = true;
+  const refresh = poll('master', REFRESH_MS, async () => {
     const full = needFullHistory;
     needFullHistory = false;
     try {
@@ -66,18 +54,15 @@
       renderStatus(st);
       renderSlaves(sl);
       renderTasks(tk);
-      setLive(true, st.time);
       // Visible in the browser's performance tools, and read by the tests.
       performance.clearMeasures('lb-render');
       performance.measure('lb-render', { start: t0, end: performance.now() });
+      return st.time;
     } catch (e) {
       needFullHistory = needFullHistory || full;
-      setLive(false, null, e);
-    } finally {
-      running = false;
-      timer = setTimeout(refresh, REFRESH_MS);
+      throw e;
     }
-  }
+  });
 
   // ---- overview ------------------------------------------------------------
 
@@ -321,9 +306,5 @@
     $('task-form').addEventListener('submit', runTask);
     $('task').addEventListener('change', updateHint);
     updateHint();
-    document.addEventListener('visibilitychange', () => {
-      if (!document.hidden) refresh();
-    });
-    refresh();
   });
 })();

@@ -6,8 +6,7 @@
 (() => {
   const REFRESH_MS = 1000;
 
-  const { $, el, cell, setText, fmtAge, fmtDuration, fmtClock, fmtInt, plural, liveIndicator } = window.lbui;
-  const setLive = liveIndicator('monitor');
+  const { $, el, cell, setText, fmtAge, fmtDuration, fmtClock, fmtInt, plural, getJSON, poll } = window.lbui;
 
   // ---- formatting ----------------------------------------------------------
 
@@ -34,27 +33,13 @@
 
   // ---- fetching ------------------------------------------------------------
 
-  let timer = 0;
-  let running = false;
-  async function refresh() {
-    clearTimeout(timer);
-    if (running) return;
-    running = true;
-    try {
-      const r = await fetch('/api/status', { headers: { Accept: 'application/json' }, cache: 'no-store' });
-      if (!r.ok) throw new Error(`/api/status answered ${r.status}`);
-      const st = await r.json();
-      renderOverview(st);
-      renderGrafana(st);
-      renderHosts(st);
-      setLive(true, st.time);
-    } catch (e) {
-      setLive(false, null, e);
-    } finally {
-      running = false;
-      timer = setTimeout(refresh, REFRESH_MS);
-    }
-  }
+  poll('monitor', REFRESH_MS, async () => {
+    const st = await getJSON('/api/status');
+    renderOverview(st);
+    renderGrafana(st);
+    renderHosts(st);
+    return st.time;
+  });
 
   // ---- overview ------------------------------------------------------------
 
@@ -191,10 +176,4 @@
       : '');
   }
 
-  document.addEventListener('DOMContentLoaded', () => {
-    document.addEventListener('visibilitychange', () => {
-      if (!document.hidden) refresh();
-    });
-    refresh();
-  });
 })();
