@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/lbproject/loadbalancer/common/tasks"
 	"github.com/lbproject/loadbalancer/testutil"
+	"github.com/lbproject/loadbalancer/testutil/apijson"
 )
 
 // The field names of the API are a contract: these lists change only by
@@ -32,9 +32,8 @@ var (
 		"result_truncated", "started_at", "finished_at", "duration_ms"}
 )
 
-// obj is a decoded JSON object whose numbers stay json.Number, so that the
-// tests see what a client sees: a number is a number, a string a string.
-type obj map[string]any
+// obj is a decoded JSON object as a client sees it.
+type obj = apijson.Object
 
 func getAPI(t *testing.T, url string, wantStatus int) obj {
 	t.Helper()
@@ -48,85 +47,7 @@ func getAPI(t *testing.T, url string, wantStatus int) obj {
 	if cc := hdr.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("GET %s: Cache-Control %q, want no-store", url, cc)
 	}
-	return decodeObj(t, body)
-}
-
-func decodeObj(t *testing.T, body string) obj {
-	t.Helper()
-	d := json.NewDecoder(strings.NewReader(body))
-	d.UseNumber()
-	var o obj
-	if err := d.Decode(&o); err != nil {
-		t.Fatalf("%v in %s", err, body)
-	}
-	return o
-}
-
-func (o obj) num(t *testing.T, k string) float64 {
-	t.Helper()
-	n, ok := o[k].(json.Number)
-	if !ok {
-		t.Fatalf("%s is %T (%v), want a number", k, o[k], o[k])
-	}
-	f, err := n.Float64()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func (o obj) str(t *testing.T, k string) string {
-	t.Helper()
-	s, ok := o[k].(string)
-	if !ok {
-		t.Fatalf("%s is %T (%v), want a string", k, o[k], o[k])
-	}
-	return s
-}
-
-// time reads an RFC 3339 time in UTC; null gives the zero time.
-func (o obj) time(t *testing.T, k string) time.Time {
-	t.Helper()
-	if o[k] == nil {
-		return time.Time{}
-	}
-	s := o.str(t, k)
-	at, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || !strings.HasSuffix(s, "Z") {
-		t.Fatalf("%s = %q is not an RFC 3339 UTC time: %v", k, s, err)
-	}
-	return at
-}
-
-func (o obj) list(t *testing.T, k string) []obj {
-	t.Helper()
-	raw, ok := o[k].([]any)
-	if !ok {
-		t.Fatalf("%s is %T, want a list", k, o[k])
-	}
-	out := make([]obj, len(raw))
-	for i, x := range raw {
-		m, ok := x.(map[string]any)
-		if !ok {
-			t.Fatalf("%s[%d] is %T, want an object", k, i, x)
-		}
-		out[i] = obj(m)
-	}
-	return out
-}
-
-func (o obj) checkFields(t *testing.T, what string, want []string) {
-	t.Helper()
-	var got []string
-	for k := range o {
-		got = append(got, k)
-	}
-	sort.Strings(got)
-	w := slices.Clone(want)
-	sort.Strings(w)
-	if !slices.Equal(got, w) {
-		t.Errorf("%s fields:\n got %v\nwant %v", what, got, w)
-	}
+	return apijson.Decode(t, body)
 }
 
 func TestStatusEndpoints(t *testing.T) {
@@ -139,105 +60,105 @@ func TestStatusEndpoints(t *testing.T) {
 	}
 
 	st := getAPI(t, base+"/api/status", 200)
-	st.checkFields(t, "/api/status", statusFields)
-	if got := st.str(t, "algorithm"); got != "round_robin" {
+	st.CheckFields(t, "/api/status", statusFields)
+	if got := st.Str(t, "algorithm"); got != "round_robin" {
 		t.Errorf("algorithm %q", got)
 	}
-	now, started := st.time(t, "time"), st.time(t, "started_at")
+	now, started := st.Time(t, "time"), st.Time(t, "started_at")
 	if started.Before(before) || now.Before(started) || now.After(time.Now().Add(time.Second)) {
 		t.Errorf("started_at %s, time %s", started, now)
 	}
 	for k, want := range map[string]float64{"slaves": 2, "slaves_joining": 0, "slaves_lost": 0, "queue_length": 0,
 		"max_slaves": 30, "max_queue_length": 1024, "tasks_total": 3, "requests_in_window": 3, "window_seconds": 10,
 		"poll_interval_ms": 100} {
-		if got := st.num(t, k); got != want {
+		if got := st.Num(t, k); got != want {
 			t.Errorf("%s = %v, want %v", k, got, want)
 		}
 	}
-	if rps := st.num(t, "requests_per_second"); rps <= 0 {
+	if rps := st.Num(t, "requests_per_second"); rps <= 0 {
 		t.Errorf("requests_per_second %v", rps)
 	}
-	if p50, p99 := st.num(t, "latency_p50_ms"), st.num(t, "latency_p99_ms"); p50 <= 0 || p99 < p50 {
+	if p50, p99 := st.Num(t, "latency_p50_ms"), st.Num(t, "latency_p99_ms"); p50 <= 0 || p99 < p50 {
 		t.Errorf("latency p50 %v p99 %v", p50, p99)
 	}
-	if kinds := st.list(t, "tasks"); len(kinds) != len(tasks.All()) || kinds[0].str(t, "name") != "fibonacci" ||
-		kinds[0].num(t, "max_n") != 1_000_000 {
+	if kinds := st.Objects(t, "tasks"); len(kinds) != len(tasks.All()) || kinds[0].Str(t, "name") != "fibonacci" ||
+		kinds[0].Num(t, "max_n") != 1_000_000 {
 		t.Errorf("tasks %v", st["tasks"])
 	}
 
 	sl := getAPI(t, base+"/api/slaves", 200)
-	sl.checkFields(t, "/api/slaves", slavesFields)
-	if sl.num(t, "history_length") != 180 || sl.num(t, "poll_interval_ms") != 100 {
+	sl.CheckFields(t, "/api/slaves", slavesFields)
+	if sl.Num(t, "history_length") != 180 || sl.Num(t, "poll_interval_ms") != 100 {
 		t.Errorf("history_length %v, poll_interval_ms %v", sl["history_length"], sl["poll_interval_ms"])
 	}
-	slaves := sl.list(t, "slaves")
+	slaves := sl.Objects(t, "slaves")
 	if len(slaves) != 2 {
 		t.Fatalf("%d slaves listed, want 2", len(slaves))
 	}
 	done := 0.0
 	for _, s := range slaves {
-		s.checkFields(t, "a slave", slaveFields)
-		key := s.str(t, "slave")
-		if want := fmt.Sprintf("%s:%v", s.str(t, "ip"), s.num(t, "id")); key != want || !strings.HasPrefix(key, "127.0.0.1:") {
+		s.CheckFields(t, "a slave", slaveFields)
+		key := s.Str(t, "slave")
+		if want := fmt.Sprintf("%s:%v", s.Str(t, "ip"), s.Num(t, "id")); key != want || !strings.HasPrefix(key, "127.0.0.1:") {
 			t.Errorf("slave %q, ip and id say %q", key, want)
 		}
-		if s.str(t, "state") != "serving" || s["lost_at"] != nil || s.str(t, "lost_cause") != "" {
+		if s.Str(t, "state") != "serving" || s["lost_at"] != nil || s.Str(t, "lost_cause") != "" {
 			t.Errorf("%s: state %v, lost_at %v", key, s["state"], s["lost_at"])
 		}
-		if s.time(t, "joined_at").IsZero() || s.time(t, "last_report_at").IsZero() {
+		if s.Time(t, "joined_at").IsZero() || s.Time(t, "last_report_at").IsZero() {
 			t.Errorf("%s: joined_at %v, last_report_at %v", key, s["joined_at"], s["last_report_at"])
 		}
-		if age := s.num(t, "last_report_age_ms"); age < 0 || age > 5000 {
+		if age := s.Num(t, "last_report_age_ms"); age < 0 || age > 5000 {
 			t.Errorf("%s: last report %v ms ago", key, age)
 		}
-		if s.num(t, "max_load") != 100_000_000_000 || s.num(t, "cpu_fraction") != 0.5 || s.num(t, "tasks_in_flight") != 0 ||
-			s.num(t, "committed_load") != 0 || s.num(t, "metrics_port") == 0 {
+		if s.Num(t, "max_load") != 100_000_000_000 || s.Num(t, "cpu_fraction") != 0.5 || s.Num(t, "tasks_in_flight") != 0 ||
+			s.Num(t, "committed_load") != 0 || s.Num(t, "metrics_port") == 0 {
 			t.Errorf("%s: %v", key, s)
 		}
-		reports := s.num(t, "reports")
+		reports := s.Num(t, "reports")
 		hist, ok := s["load_history"].([]any)
 		if !ok || reports < 1 || float64(len(hist)) != min(reports, 180) {
 			t.Errorf("%s: %v reports, history %v", key, reports, s["load_history"])
 		}
-		done += s.num(t, "tasks_done")
+		done += s.Num(t, "tasks_done")
 	}
 	if done != 3 {
 		t.Errorf("tasks_done adds up to %v, want 3", done)
 	}
 
 	tk := getAPI(t, base+"/api/tasks", 200)
-	tk.checkFields(t, "/api/tasks", tasksFields)
-	if tk.num(t, "limit") != 20 || tk.num(t, "capacity") != 100 {
+	tk.CheckFields(t, "/api/tasks", tasksFields)
+	if tk.Num(t, "limit") != 20 || tk.Num(t, "capacity") != 100 {
 		t.Errorf("limit %v capacity %v", tk["limit"], tk["capacity"])
 	}
-	list := tk.list(t, "tasks")
+	list := tk.Objects(t, "tasks")
 	if len(list) != 3 {
 		t.Fatalf("%d tasks listed, want 3", len(list))
 	}
 	for i, x := range list {
-		x.checkFields(t, "a task", taskFields)
-		if id := x.num(t, "task_id"); id != float64(3-i) {
+		x.CheckFields(t, "a task", taskFields)
+		if id := x.Num(t, "task_id"); id != float64(3-i) {
 			t.Errorf("task %d has id %v: want newest first", i, id)
 		}
-		if x.str(t, "status") != "ok" || x.str(t, "error") != "" || !strings.HasPrefix(x.str(t, "slave"), "127.0.0.1:") {
+		if x.Str(t, "status") != "ok" || x.Str(t, "error") != "" || !strings.HasPrefix(x.Str(t, "slave"), "127.0.0.1:") {
 			t.Errorf("task %v", x)
 		}
-		startedAt, finished := x.time(t, "started_at"), x.time(t, "finished_at")
-		if finished.Before(startedAt) || x.num(t, "duration_ms") <= 0 {
+		startedAt, finished := x.Time(t, "started_at"), x.Time(t, "finished_at")
+		if finished.Before(startedAt) || x.Num(t, "duration_ms") <= 0 {
 			t.Errorf("task %v: started %s, finished %s", x["task_id"], startedAt, finished)
 		}
 	}
 	// Results are strings, even small ones; a huge one is cut and says so.
 	fib90, fib1000, primes := list[2], list[1], list[0]
-	if fib90.str(t, "result") != "2880067194370816120" || fib90.num(t, "result_length") != 19 || fib90["result_truncated"] != false {
+	if fib90.Str(t, "result") != "2880067194370816120" || fib90.Num(t, "result_length") != 19 || fib90["result_truncated"] != false {
 		t.Errorf("F(90): %v", fib90)
 	}
 	full := tasks.Fibonacci(1000).String()
-	if r := fib1000.str(t, "result"); len(r) >= len(full) || !strings.HasPrefix(full, r) ||
-		fib1000.num(t, "result_length") != float64(len(full)) || fib1000["result_truncated"] != true {
+	if r := fib1000.Str(t, "result"); len(r) >= len(full) || !strings.HasPrefix(full, r) ||
+		fib1000.Num(t, "result_length") != float64(len(full)) || fib1000["result_truncated"] != true {
 		t.Errorf("F(1000): %v", fib1000)
 	}
-	if primes.str(t, "result") != "25" || primes.str(t, "task") != "primes" || primes.num(t, "n") != 100 {
+	if primes.Str(t, "result") != "25" || primes.Str(t, "task") != "primes" || primes.Num(t, "n") != 100 {
 		t.Errorf("primes: %v", primes)
 	}
 }
@@ -252,20 +173,20 @@ func TestStatusFailedTask(t *testing.T) {
 		t.Fatalf("status %d, want 503", status)
 	}
 	testutil.Get(t, base+"/primes?n=-1", "") // 400: no task, not listed
-	list := getAPI(t, base+"/api/tasks", 200).list(t, "tasks")
+	list := getAPI(t, base+"/api/tasks", 200).Objects(t, "tasks")
 	if len(list) != 1 {
 		t.Fatalf("%d tasks, want 1", len(list))
 	}
 	x := list[0]
-	if x.str(t, "status") != "unavailable" || x.str(t, "slave") != "" || x.str(t, "result") != "" ||
-		!strings.Contains(x.str(t, "error"), "no slave has room") {
+	if x.Str(t, "status") != "unavailable" || x.Str(t, "slave") != "" || x.Str(t, "result") != "" ||
+		!strings.Contains(x.Str(t, "error"), "no slave has room") {
 		t.Errorf("task %v", x)
 	}
 	st := getAPI(t, base+"/api/status", 200)
-	if st.num(t, "requests_in_window") != 2 || st.num(t, "tasks_total") != 1 || st.num(t, "slaves") != 0 {
+	if st.Num(t, "requests_in_window") != 2 || st.Num(t, "tasks_total") != 1 || st.Num(t, "slaves") != 0 {
 		t.Errorf("status %v", st)
 	}
-	if sl := getAPI(t, base+"/api/slaves", 200).list(t, "slaves"); len(sl) != 0 {
+	if sl := getAPI(t, base+"/api/slaves", 200).Objects(t, "slaves"); len(sl) != 0 {
 		t.Errorf("slaves %v, want an empty list", sl)
 	}
 }
@@ -273,8 +194,8 @@ func TestStatusFailedTask(t *testing.T) {
 func slaveStates(t *testing.T, base string) map[string]obj {
 	t.Helper()
 	out := map[string]obj{}
-	for _, s := range getAPI(t, base+"/api/slaves", 200).list(t, "slaves") {
-		out[s.str(t, "slave")] = s
+	for _, s := range getAPI(t, base+"/api/slaves", 200).Objects(t, "slaves") {
+		out[s.Str(t, "slave")] = s
 	}
 	return out
 }
@@ -316,40 +237,40 @@ func TestStatusPoolChanges(t *testing.T) {
 	keyA := fmt.Sprintf("127.0.0.1:%d", a.ID())
 	testutil.WaitFor(t, 10*time.Second, "slave A listed", func() bool {
 		s, ok := slaveStates(t, base)[keyA]
-		return ok && s.str(t, "state") == "serving"
+		return ok && s.Str(t, "state") == "serving"
 	})
 	b, _ := testutil.StartSlave(t, testutil.SlaveOptions(t, disc))
 	keyB := fmt.Sprintf("127.0.0.1:%d", b.ID())
 	testutil.WaitFor(t, 10*time.Second, "slave B listed", func() bool {
 		s, ok := slaveStates(t, base)[keyB]
-		return ok && s.str(t, "state") == "serving"
+		return ok && s.Str(t, "state") == "serving"
 	})
-	list := getAPI(t, base+"/api/slaves", 200).list(t, "slaves")
-	if len(list) != 2 || list[0].str(t, "slave") != keyA || list[1].str(t, "slave") != keyB {
+	list := getAPI(t, base+"/api/slaves", 200).Objects(t, "slaves")
+	if len(list) != 2 || list[0].Str(t, "slave") != keyA || list[1].Str(t, "slave") != keyB {
 		t.Fatalf("slaves %v, want A then B (join order)", list)
 	}
 
 	aNode.Stop()
 	testutil.WaitFor(t, 5*time.Second, "slave A lost", func() bool {
-		return slaveStates(t, base)[keyA].str(t, "state") == "lost"
+		return slaveStates(t, base)[keyA].Str(t, "state") == "lost"
 	})
-	list = getAPI(t, base+"/api/slaves", 200).list(t, "slaves")
-	if len(list) != 2 || list[0].str(t, "slave") != keyB || list[1].str(t, "slave") != keyA {
+	list = getAPI(t, base+"/api/slaves", 200).Objects(t, "slaves")
+	if len(list) != 2 || list[0].Str(t, "slave") != keyB || list[1].Str(t, "slave") != keyA {
 		t.Fatalf("slaves %v, want B (serving) then A (lost)", list)
 	}
 	lost := list[1]
-	if lost.time(t, "lost_at").IsZero() || lost.str(t, "lost_cause") == "" || lost.time(t, "joined_at").IsZero() {
+	if lost.Time(t, "lost_at").IsZero() || lost.Str(t, "lost_cause") == "" || lost.Time(t, "joined_at").IsZero() {
 		t.Errorf("lost slave %v", lost)
 	}
 	st := getAPI(t, base+"/api/status", 200)
-	if st.num(t, "slaves") != 1 || st.num(t, "slaves_lost") != 1 {
+	if st.Num(t, "slaves") != 1 || st.Num(t, "slaves_lost") != 1 {
 		t.Errorf("status: %v serving, %v lost", st["slaves"], st["slaves_lost"])
 	}
 	testutil.WaitFor(t, 5*time.Second, "lost slave A to leave the list", func() bool {
 		_, listed := slaveStates(t, base)[keyA]
 		return !listed
 	})
-	if st := getAPI(t, base+"/api/status", 200); st.num(t, "slaves_lost") != 0 {
+	if st := getAPI(t, base+"/api/status", 200); st.Num(t, "slaves_lost") != 0 {
 		t.Errorf("slaves_lost %v after the TTL", st["slaves_lost"])
 	}
 }
@@ -367,7 +288,7 @@ func TestStatusQueryValidation(t *testing.T) {
 	}
 	// Enough load reports to wrap the history ring.
 	testutil.WaitFor(t, 10*time.Second, "6 load reports", func() bool {
-		return getAPI(t, base+"/api/slaves", 200).list(t, "slaves")[0].num(t, "reports") >= 6
+		return getAPI(t, base+"/api/slaves", 200).Objects(t, "slaves")[0].Num(t, "reports") >= 6
 	})
 
 	for _, tt := range []struct {
@@ -381,17 +302,17 @@ func TestStatusQueryValidation(t *testing.T) {
 	} {
 		if tt.want < 0 {
 			e := getAPI(t, base+"/api/tasks"+tt.query, 400)
-			if msg := e.str(t, "error"); !strings.HasPrefix(msg, "limit ") || strings.Contains(msg, "\n") {
+			if msg := e.Str(t, "error"); !strings.HasPrefix(msg, "limit ") || strings.Contains(msg, "\n") {
 				t.Errorf("%s: error %q", tt.query, msg)
 			}
 			continue
 		}
 		tk := getAPI(t, base+"/api/tasks"+tt.query, 200)
-		list := tk.list(t, "tasks")
-		if len(list) != tt.want || tk.num(t, "limit") != float64(tt.want) {
+		list := tk.Objects(t, "tasks")
+		if len(list) != tt.want || tk.Num(t, "limit") != float64(tt.want) {
 			t.Errorf("%s: %d tasks, limit %v; want %d", tt.query, len(list), tk["limit"], tt.want)
 		}
-		if len(list) > 0 && list[0].num(t, "task_id") != 7 {
+		if len(list) > 0 && list[0].Num(t, "task_id") != 7 {
 			t.Errorf("%s: first task %v, want the newest (7)", tt.query, list[0]["task_id"])
 		}
 	}
@@ -404,12 +325,12 @@ func TestStatusQueryValidation(t *testing.T) {
 		{"?history=x", -1}, {"?history=-2", -1}, {"?history=1&history=1", -1},
 	} {
 		if tt.want < 0 {
-			if e := getAPI(t, base+"/api/slaves"+tt.query, 400); !strings.HasPrefix(e.str(t, "error"), "history ") {
+			if e := getAPI(t, base+"/api/slaves"+tt.query, 400); !strings.HasPrefix(e.Str(t, "error"), "history ") {
 				t.Errorf("%s: %v", tt.query, e)
 			}
 			continue
 		}
-		s := getAPI(t, base+"/api/slaves"+tt.query, 200).list(t, "slaves")[0]
+		s := getAPI(t, base+"/api/slaves"+tt.query, 200).Objects(t, "slaves")[0]
 		hist, ok := s["load_history"].([]any)
 		if !ok || len(hist) != tt.want {
 			t.Errorf("%s: history %v, want %d values", tt.query, s["load_history"], tt.want)
@@ -417,7 +338,7 @@ func TestStatusQueryValidation(t *testing.T) {
 	}
 
 	e := getAPI(t, base+"/api/nothing", 404)
-	if !strings.Contains(e.str(t, "error"), "/api/status") {
+	if !strings.Contains(e.Str(t, "error"), "/api/status") {
 		t.Errorf("unknown endpoint: %v", e)
 	}
 }
@@ -480,8 +401,8 @@ func TestStatusHundredSlaves(t *testing.T) {
 	}
 	testutil.WaitFor(t, 30*time.Second, "100 slaves", func() bool { return m.Slaves() == slaves })
 	testutil.WaitFor(t, 30*time.Second, "full load histories", func() bool {
-		for _, s := range getAPI(t, base+"/api/slaves", 200).list(t, "slaves") {
-			if s.num(t, "reports") < 20 {
+		for _, s := range getAPI(t, base+"/api/slaves", 200).Objects(t, "slaves") {
+			if s.Num(t, "reports") < 20 {
 				return false
 			}
 		}

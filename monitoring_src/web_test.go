@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lbproject/loadbalancer/testutil/apijson"
 	"github.com/lbproject/loadbalancer/testutil/grafanadouble"
 )
 
@@ -65,8 +65,8 @@ func serve(t *testing.T, mon *Monitor, method, path string) (int, http.Header, s
 	return res.StatusCode, res.Header, string(body)
 }
 
-// obj is a decoded JSON object whose numbers stay json.Number.
-type obj map[string]any
+// obj is a decoded JSON object as a client sees it.
+type obj = apijson.Object
 
 func getStatus(t *testing.T, mon *Monitor) (obj, string) {
 	t.Helper()
@@ -80,78 +80,7 @@ func getStatus(t *testing.T, mon *Monitor) (obj, string) {
 	if cc := hdr.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("GET /api/status: Cache-Control %q, want no-store", cc)
 	}
-	d := json.NewDecoder(strings.NewReader(body))
-	d.UseNumber()
-	var o obj
-	if err := d.Decode(&o); err != nil {
-		t.Fatalf("%v in %s", err, body)
-	}
-	return o, body
-}
-
-func (o obj) checkFields(t *testing.T, what string, want []string) {
-	t.Helper()
-	var got []string
-	for k := range o {
-		got = append(got, k)
-	}
-	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
-		t.Errorf("%s fields %v, want %v", what, slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want)))
-	}
-}
-
-func (o obj) obj(t *testing.T, k string) obj {
-	t.Helper()
-	m, ok := o[k].(map[string]any)
-	if !ok {
-		t.Fatalf("%s is %T, want an object", k, o[k])
-	}
-	return obj(m)
-}
-
-func (o obj) list(t *testing.T, k string) []any {
-	t.Helper()
-	l, ok := o[k].([]any)
-	if !ok {
-		t.Fatalf("%s is %T (%v), want a list (never null)", k, o[k], o[k])
-	}
-	return l
-}
-
-func (o obj) str(t *testing.T, k string) string {
-	t.Helper()
-	s, ok := o[k].(string)
-	if !ok {
-		t.Fatalf("%s is %T (%v), want a string", k, o[k], o[k])
-	}
-	return s
-}
-
-func (o obj) num(t *testing.T, k string) float64 {
-	t.Helper()
-	n, ok := o[k].(json.Number)
-	if !ok {
-		t.Fatalf("%s is %T (%v), want a number", k, o[k], o[k])
-	}
-	f, err := n.Float64()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-// time reads an RFC 3339 UTC time; null gives the zero time.
-func (o obj) time(t *testing.T, k string) time.Time {
-	t.Helper()
-	if o[k] == nil {
-		return time.Time{}
-	}
-	s := o.str(t, k)
-	at, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || !strings.HasSuffix(s, "Z") {
-		t.Fatalf("%s = %q is not an RFC 3339 UTC time: %v", k, s, err)
-	}
-	return at
+	return apijson.Decode(t, body), body
 }
 
 // The JSON keeps its shape from the first answer (nothing known yet) to a
@@ -165,24 +94,24 @@ func TestStatusJSON(t *testing.T) {
 
 	// Nothing known yet.
 	st, _ := getStatus(t, mon)
-	st.checkFields(t, "status", statusFields)
-	m, gr := st.obj(t, "master"), st.obj(t, "grafana")
-	m.checkFields(t, "master", masterFields)
-	gr.checkFields(t, "grafana", grafanaFields)
-	if m.str(t, "state") != "looking" || m.str(t, "address") != "" || m.str(t, "looking_for") != "127.0.0.1:1" {
+	st.CheckFields(t, "status", statusFields)
+	m, gr := st.Obj(t, "master"), st.Obj(t, "grafana")
+	m.CheckFields(t, "master", masterFields)
+	gr.CheckFields(t, "grafana", grafanaFields)
+	if m.Str(t, "state") != "looking" || m.Str(t, "address") != "" || m.Str(t, "looking_for") != "127.0.0.1:1" {
 		t.Errorf("master before any join: %v", m)
 	}
-	if len(st.list(t, "hosts")) != 0 || st.num(t, "slaves") != 0 || st["slaves_at"] != nil || st["slaves_age_ms"] != nil {
+	if len(st.List(t, "hosts")) != 0 || st.Num(t, "slaves") != 0 || st["slaves_at"] != nil || st["slaves_age_ms"] != nil {
 		t.Errorf("hosts before any slave list: %v", st)
 	}
-	if gr.str(t, "state") != "pending" || len(gr.list(t, "datasources")) != 0 || gr["last_success_at"] != nil ||
-		gr["last_error_at"] != nil || gr.str(t, "last_error") != "" || gr.num(t, "syncs") != 0 {
+	if gr.Str(t, "state") != "pending" || len(gr.List(t, "datasources")) != 0 || gr["last_success_at"] != nil ||
+		gr["last_error_at"] != nil || gr.Str(t, "last_error") != "" || gr.Num(t, "syncs") != 0 {
 		t.Errorf("grafana before any sync: %v", gr)
 	}
-	if gr.str(t, "url") != g.URL() || gr.str(t, "dashboard_uid") != DefaultDashboardUID {
-		t.Errorf("grafana url %q, dashboard %q", gr.str(t, "url"), gr.str(t, "dashboard_uid"))
+	if gr.Str(t, "url") != g.URL() || gr.Str(t, "dashboard_uid") != DefaultDashboardUID {
+		t.Errorf("grafana url %q, dashboard %q", gr.Str(t, "url"), gr.Str(t, "dashboard_uid"))
 	}
-	if st.num(t, "interval_ms") != 5000 || st.time(t, "time").Before(st.time(t, "started_at")) {
+	if st.Num(t, "interval_ms") != 5000 || st.Time(t, "time").Before(st.Time(t, "started_at")) {
 		t.Errorf("interval %v, time %v, started %v", st["interval_ms"], st["time"], st["started_at"])
 	}
 
@@ -197,34 +126,34 @@ func TestStatusJSON(t *testing.T) {
 	mon.state.sawSlaves(hosts, time.Now())
 	mon.recordSync(ctx, mon.grafana.Sync(ctx, hosts))
 	st, _ = getStatus(t, mon)
-	m, gr = st.obj(t, "master"), st.obj(t, "grafana")
-	if m.str(t, "state") != "connected" || m.str(t, "address") != "127.0.0.1:3000" || m.num(t, "connections") != 1 {
+	m, gr = st.Obj(t, "master"), st.Obj(t, "grafana")
+	if m.Str(t, "state") != "connected" || m.Str(t, "address") != "127.0.0.1:3000" || m.Num(t, "connections") != 1 {
 		t.Errorf("master once connected: %v", m)
 	}
-	if st.num(t, "slaves") != 3 || st.time(t, "slaves_at").IsZero() {
+	if st.Num(t, "slaves") != 3 || st.Time(t, "slaves_at").IsZero() {
 		t.Errorf("slaves %v at %v, want 3 at a time", st["slaves"], st["slaves_at"])
 	}
-	hl := st.list(t, "hosts")
+	hl := st.List(t, "hosts")
 	if len(hl) != 2 {
 		t.Fatalf("hosts %v, want 2", hl)
 	}
 	h0 := obj(hl[0].(map[string]any))
-	h0.checkFields(t, "host", hostFields)
-	s0 := obj(h0.list(t, "slaves")[1].(map[string]any))
-	s0.checkFields(t, "slave", slaveFields)
-	if h0.str(t, "ip") != "10.0.0.2" || h0.str(t, "datasource") != "lb-10.0.0.2" || h0["in_grafana"] != true ||
-		s0.str(t, "slave") != "10.0.0.2:40002" || s0.num(t, "id") != 40002 || s0.num(t, "metrics_port") != 39002 {
+	h0.CheckFields(t, "host", hostFields)
+	s0 := obj(h0.List(t, "slaves")[1].(map[string]any))
+	s0.CheckFields(t, "slave", slaveFields)
+	if h0.Str(t, "ip") != "10.0.0.2" || h0.Str(t, "datasource") != "lb-10.0.0.2" || h0["in_grafana"] != true ||
+		s0.Str(t, "slave") != "10.0.0.2:40002" || s0.Num(t, "id") != 40002 || s0.Num(t, "metrics_port") != 39002 {
 		t.Errorf("first host %v", h0)
 	}
-	if gr.str(t, "state") != "ok" || gr.num(t, "syncs") != 1 || gr.num(t, "failed_syncs") != 0 ||
-		gr.time(t, "last_success_at").IsZero() || gr["last_success_age_ms"] == nil || gr.time(t, "last_sync_at").IsZero() {
+	if gr.Str(t, "state") != "ok" || gr.Num(t, "syncs") != 1 || gr.Num(t, "failed_syncs") != 0 ||
+		gr.Time(t, "last_success_at").IsZero() || gr["last_success_age_ms"] == nil || gr.Time(t, "last_sync_at").IsZero() {
 		t.Errorf("grafana after a good sync: %v", gr)
 	}
-	ds := gr.list(t, "datasources")
+	ds := gr.List(t, "datasources")
 	if len(ds) != 2 || ds[0] != "lb-10.0.0.2" || ds[1] != "lb-10.0.0.3" {
 		t.Errorf("datasources %v", ds)
 	}
-	okAt := gr.time(t, "last_success_at")
+	okAt := gr.Time(t, "last_success_at")
 
 	// Grafana down: the error is recorded, the last success kept.
 	g.SetDown(true)
@@ -233,9 +162,9 @@ func TestStatusJSON(t *testing.T) {
 	time.Sleep(2 * time.Millisecond) // the times are to the millisecond
 	mon.recordSync(ctx, mon.grafana.Sync(ctx, hosts))
 	st, _ = getStatus(t, mon)
-	gr = st.obj(t, "grafana")
-	if gr.str(t, "state") != "failing" || gr.num(t, "failed_syncs") != 1 || !strings.Contains(gr.str(t, "last_error"), "503") ||
-		!gr.time(t, "last_success_at").Equal(okAt) || !gr.time(t, "last_error_at").After(okAt) {
+	gr = st.Obj(t, "grafana")
+	if gr.Str(t, "state") != "failing" || gr.Num(t, "failed_syncs") != 1 || !strings.Contains(gr.Str(t, "last_error"), "503") ||
+		!gr.Time(t, "last_success_at").Equal(okAt) || !gr.Time(t, "last_error_at").After(okAt) {
 		t.Errorf("grafana after a failed sync: %v", gr)
 	}
 
@@ -243,16 +172,16 @@ func TestStatusJSON(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	mon.recordSync(cancelled, mon.grafana.Sync(cancelled, hosts))
-	if st, _ := getStatus(t, mon); st.obj(t, "grafana").num(t, "syncs") != 2 {
-		t.Errorf("a cancelled sync was counted: %v", st.obj(t, "grafana"))
+	if st, _ := getStatus(t, mon); st.Obj(t, "grafana").Num(t, "syncs") != 2 {
+		t.Errorf("a cancelled sync was counted: %v", st.Obj(t, "grafana"))
 	}
 
 	// Master lost: looking again, with the cause; the last list stays.
 	mon.state.lost(errors.New("reading slave list: EOF"), time.Now())
 	st, _ = getStatus(t, mon)
-	m = st.obj(t, "master")
-	if m.str(t, "state") != "looking" || m.str(t, "address") != "" || m.time(t, "lost_at").IsZero() ||
-		m.str(t, "lost_cause") != "reading slave list: EOF" || len(st.list(t, "hosts")) != 2 {
+	m = st.Obj(t, "master")
+	if m.Str(t, "state") != "looking" || m.Str(t, "address") != "" || m.Time(t, "lost_at").IsZero() ||
+		m.Str(t, "lost_cause") != "reading slave list: EOF" || len(st.List(t, "hosts")) != 2 {
 		t.Errorf("master once lost: %v; hosts %v", m, st["hosts"])
 	}
 }
@@ -297,7 +226,7 @@ func TestStatusNeverShowsKey(t *testing.T) {
 			mon.state.lost(err, time.Now()) // an error text in the master part too
 
 			st, body := getStatus(t, mon)
-			if e := st.obj(t, "grafana").str(t, "last_error"); !strings.Contains(e, "[redacted]") {
+			if e := st.Obj(t, "grafana").Str(t, "last_error"); !strings.Contains(e, "[redacted]") {
 				t.Errorf("last_error %q: want Grafana's message with the key redacted", e)
 			}
 			pages := map[string]string{"/api/status": body}
