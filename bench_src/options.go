@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	master "github.com/lbproject/loadbalancer/master_src"
+	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
 // Options configures a lab run. NewOptions gives the defaults.
@@ -68,7 +68,7 @@ type Options struct {
 // per algorithm, every algorithm the master knows, three default slaves.
 func NewOptions() Options {
 	return Options{
-		Algorithms: master.AlgorithmNames(),
+		Algorithms: balance.Names(),
 		Slaves:     make([]SlaveSpec, 3),
 		Workload:   "mixed",
 		Burst:      Burst{On: time.Second, Off: time.Second},
@@ -89,7 +89,7 @@ func NewOptions() Options {
 // ParseAlgorithms reads a comma-separated list and checks every name
 // against the master's.
 func ParseAlgorithms(s string) ([]string, error) {
-	valid := master.AlgorithmNames()
+	valid := balance.Names()
 	var out []string
 	for _, a := range strings.Split(s, ",") {
 		a = strings.TrimSpace(a)

@@ -1,86 +1,44 @@
 package master
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/discovery"
+	"github.com/lbproject/loadbalancer/common/neterr"
 	"github.com/lbproject/loadbalancer/common/packets"
 )
 
-// joinTable holds the slaves and monitors that were sent an ACK and are not
-// connected yet, each with the token their links must present.
-type joinTable struct {
-	mu      sync.Mutex
-	pending map[joinKey]*pendingJoin
-}
-
-// joinKey names a joining node: a slave or a monitor at (IP, UDP port).
-type joinKey struct {
-	SlaveKey
-	monitor bool
-}
-
-type pendingJoin struct {
-	token   uint64
-	expires time.Time
-	dialing bool
-}
-
-func newJoinTable() *joinTable {
-	return &joinTable{pending: make(map[joinKey]*pendingJoin)}
-}
-
-// take marks the pending join of k as dialing, if token and ip match it.
-func (t *joinTable) take(k joinKey, token uint64, ip netip.Addr) (*pendingJoin, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	p, ok := t.pending[k]
-	if !ok || p.dialing || p.token != token || ip.Unmap() != k.IP {
-		return nil, false
-	}
-	p.dialing = true
-	return p, true
-}
-
-// joining lists the slaves that confirmed their join and are being
-// connected: links dialled, first load report awaited.
-func (t *joinTable) joining() []SlaveKey {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []SlaveKey
-	for k, p := range t.pending {
-		if p.dialing && !k.monitor {
-			out = append(out, k.SlaveKey)
-		}
-	}
-	return out
-}
-
-func (t *joinTable) remove(k joinKey) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.pending, k)
-}
-
-// serveDiscovery answers join requests and confirms until the socket closes.
-func (m *Master) serveDiscovery(ctx context.Context) {
+// serveDiscovery answers join requests and confirms until shutdown closes
+// the socket. A transient error (an interface going down) is waited out; any
+// other is fatal: the master could no longer take slaves. The sessions it
+// starts run on sessions, which ends at shutdown.
+func (m *Master) serveDiscovery(sessions context.Context) error {
 	buf := make([]byte, 2048)
+	backoff := neterr.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for {
 		n, from, err := m.udp.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				m.log.Error("discovery socket failed", "err", err)
+		switch {
+		case errors.Is(err, net.ErrClosed):
+			return nil
+		case neterr.Transient(err):
+			wait := backoff.Next()
+			m.log.Warning("discovery socket error, retrying", "err", err, "in", wait)
+			select {
+			case <-time.After(wait):
+			case <-sessions.Done():
 			}
-			return
+			continue
+		case err != nil:
+			return fmt.Errorf("discovery socket: %w", err)
 		}
+		backoff.Reset()
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 		if !m.sources.allow(from.Addr(), time.Now()) {
 			m.metrics.handshakeDropped.WithLabelValues("rate_limited").Inc()
@@ -91,17 +49,17 @@ func (m *Master) serveDiscovery(ctx context.Context) {
 			m.refuseUnauthenticated(buf[:n], from, err)
 			continue
 		}
-		key := SlaveKey{IP: from.Addr(), ID: from.Port()}
+		key := nodeKey{IP: from.Addr(), ID: from.Port()}
 		switch msg := msg.(type) {
 		case packets.JoinRequest:
-			m.answerJoin(joinKey{key, msg.Monitor}, from)
+			m.answerJoin(peerKey{key, msg.Monitor}, from)
 		case packets.SlaveJoinConfirm:
-			m.confirmJoin(ctx, joinKey{key, false}, msg.Token, msg.IP, func(ctx context.Context, token uint64, joined func()) error {
-				return m.connect(ctx, key, msg, token, joined)
+			m.confirmJoin(peerKey{key, false}, msg.Token, msg.IP, func(s *session) error {
+				return s.runSlave(sessions, msg)
 			})
 		case packets.MonitorJoinConfirm:
-			m.confirmJoin(ctx, joinKey{key, true}, msg.Token, msg.IP, func(ctx context.Context, token uint64, joined func()) error {
-				return m.serveMonitor(ctx, key, msg, token, joined)
+			m.confirmJoin(peerKey{key, true}, msg.Token, msg.IP, func(s *session) error {
+				return s.runMonitor(sessions, msg)
 			})
 		default:
 			m.log.Debug("dropped discovery packet", "from", from, "type", msg.Type())
@@ -137,166 +95,38 @@ func (m *Master) refuseUnauthenticated(b []byte, from netip.AddrPort, err error)
 	}
 }
 
-// answerJoin ACKs a join request, or NAKs it: a slave already in the pool
-// or a full pool; a second monitor while one is connected or joining. A
+// answerJoin ACKs a join request, or NAKs it (registry.ack says when). A
 // repeated request (the ACK was lost) gets the same token again.
-func (m *Master) answerJoin(k joinKey, from netip.AddrPort) {
+func (m *Master) answerJoin(k peerKey, from netip.AddrPort) {
 	reply := m.decideJoin(k)
 	reply.Monitor = k.monitor
-	role := "slave"
-	if k.monitor {
-		role = "monitor"
-	}
 	if reply.Accepted {
-		m.log.Info("join request granted", role, k.SlaveKey)
+		m.log.Info("join request granted", k.role(), k.nodeKey)
 	} else {
-		m.log.Info("join request refused", role, k.SlaveKey, "reason", reply.Reason)
+		m.log.Info("join request refused", k.role(), k.nodeKey, "reason", reply.Reason)
 	}
 	if _, err := m.udp.WriteToUDPAddrPort(m.guard.Seal(reply), from); err != nil {
-		m.log.Warning("join reply not sent", role, k.SlaveKey, "err", err)
+		m.log.Warning("join reply not sent", k.role(), k.nodeKey, "err", err)
 	}
 }
 
-func (m *Master) decideJoin(k joinKey) packets.JoinReply {
-	switch {
-	case !k.monitor && m.pool.contains(k.SlaveKey):
-		return packets.JoinReply{Reason: "already in the pool"}
-	case k.monitor && m.monitorConnected():
-		return packets.JoinReply{Reason: "a monitor is already connected"}
-	}
-	slaves, _ := m.pool.size()
-	t := m.joins
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := time.Now()
-	joiningSlaves, joiningMonitors := 0, 0
-	for pk, p := range t.pending {
-		switch {
-		case !p.dialing && now.After(p.expires):
-			delete(t.pending, pk)
-		case pk.monitor:
-			joiningMonitors++
-		default:
-			joiningSlaves++
-		}
-	}
-	if p, ok := t.pending[k]; ok {
-		if p.dialing {
-			return packets.JoinReply{Reason: "already joining"}
-		}
-		return packets.JoinReply{Accepted: true, Token: p.token}
-	}
-	switch {
-	case !k.monitor && slaves+joiningSlaves >= m.opts.MaxSlaves:
-		return packets.JoinReply{Reason: "the pool is full"}
-	case k.monitor && joiningMonitors > 0:
-		return packets.JoinReply{Reason: "another monitor is joining"}
-	}
-	p := &pendingJoin{token: newToken(), expires: now.Add(m.opts.JoinTimeout)}
-	t.pending[k] = p
-	return packets.JoinReply{Accepted: true, Token: p.token}
-}
+func (m *Master) decideJoin(k peerKey) packets.JoinReply { return m.reg.ack(k, time.Now()) }
 
-// confirmJoin starts connecting a node on the first valid confirm of its
-// burst; later copies, and confirms that match no ACK, are dropped. connect
-// serves the node until it leaves, calling joined once it is connected.
-func (m *Master) confirmJoin(ctx context.Context, k joinKey, token uint64, ip netip.Addr, connect func(ctx context.Context, token uint64, joined func()) error) {
-	if _, ok := m.joins.take(k, token, ip); !ok {
-		m.log.Debug("join confirm matches no pending join", "from", k.SlaveKey, "ip_in_packet", ip)
+// confirmJoin starts the session of a node on the first valid confirm of its
+// burst; later copies, and confirms that match no ACK, are dropped. run
+// serves the node until it is lost, on the master's group.
+func (m *Master) confirmJoin(k peerKey, token uint64, ip netip.Addr, run func(*session) error) {
+	s := m.reg.confirm(k, token, ip, time.Now())
+	if s == nil {
+		m.log.Debug("join confirm matches no pending join", "from", k.nodeKey, "ip_in_packet", ip)
 		return
 	}
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		defer m.joins.remove(k)
-		if err := connect(ctx, token, func() { m.joins.remove(k) }); err != nil {
-			m.log.Warning("could not connect", "node", k.SlaveKey, "monitor", k.monitor, "err", err)
+	s.m = m
+	m.wg.Go(func() {
+		if err := run(s); err != nil {
+			m.log.Warning("could not connect", k.role(), k.nodeKey, "err", err)
 		}
-	}()
-}
-
-// connect dials the slave's links, takes a first load report, and serves
-// the slave until it is lost.
-func (m *Master) connect(ctx context.Context, key SlaveKey, c packets.SlaveJoinConfirm, token uint64, joined func()) error {
-	dctx, cancel := context.WithTimeout(ctx, m.opts.JoinTimeout)
-	defer cancel()
-	link, err := dialLinks(dctx, key, c, token, m.opts.PollInterval, m.opts.JoinTimeout)
-	if err != nil {
-		return err
-	}
-	loadR, loadW := bufio.NewReader(link.load), packets.NewWriter(link.load)
-	first, err := link.poll(loadR, loadW, 0, m.opts.JoinTimeout)
-	if err != nil {
-		link.abandon()
-		return err
-	}
-	mb := m.pool.add(key, c.MetricsPort, link, first)
-	link.draining = func() {
-		m.pool.drain(mb)
-		m.log.Info("slave draining: no new tasks, waiting for those it holds", "slave", key)
-	}
-	joined()
-	if !m.track(mb) {
-		m.pool.remove(mb)
-		link.abandon()
-		return errors.New("master shutting down")
-	}
-	n, _ := m.pool.size()
-	m.log.Info("slave joined", "slave", key, "max_load", first.MaxLoad, "load", first.Load, "pool_size", n)
-	m.serveSlave(mb, loadR, loadW)
-	return nil
-}
-
-// serveSlave runs the slave's link goroutines; the first failure removes it.
-func (m *Master) serveSlave(mb *member, loadR *bufio.Reader, loadW *packets.Writer) {
-	link := mb.link
-	var wg sync.WaitGroup
-	for i, loop := range []func() error{
-		link.readResults,
-		link.watchTasks,
-		func() error { return m.pollLoad(mb, loadR, loadW) },
-	} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := loop()
-			if i > 0 && link.isLeaving() {
-				// A drained slave closes its three links at once: the result
-				// link decides, once it has delivered the last results.
-				select {
-				case <-link.done:
-				case <-time.After(m.opts.PollTimeout):
-				}
-			}
-			link.lose(err)
-		}()
-	}
-	<-link.done
-	m.pool.remove(mb)
-	m.untrack(mb)
-	wg.Wait()
-	n, _ := m.pool.size()
-	m.log.Warning("slave left", "slave", mb.key, "cause", link.lostErr, "pool_size", n)
-}
-
-// pollLoad polls the slave's load every interval until the link is lost or
-// a poll goes unanswered for PollTimeout.
-func (m *Master) pollLoad(mb *member, r *bufio.Reader, w *packets.Writer) error {
-	tick := time.NewTicker(m.opts.PollInterval)
-	defer tick.Stop()
-	for seq := uint32(1); ; seq++ {
-		select {
-		case <-mb.link.done:
-			return errLinkLost
-		case <-tick.C:
-		}
-		rep, err := mb.link.poll(r, w, seq, m.opts.PollTimeout)
-		if err != nil {
-			return err
-		}
-		m.pool.report(mb, rep)
-		m.log.Debug("load report", "slave", mb.key, "load", rep.Load, "committed", rep.Committed, "tasks", rep.Tasks)
-	}
+	})
 }
 
 func newToken() uint64 {

@@ -8,13 +8,14 @@ import (
 
 	"github.com/lbproject/loadbalancer/common/packets"
 	"github.com/lbproject/loadbalancer/common/tasks"
+	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
 // Result is a finished task.
 type Result struct {
 	TaskID   uint64
 	Value    string
-	Slave    SlaveKey
+	Slave    nodeKey
 	Duration time.Duration // from the request's arrival to the result
 	Compute  time.Duration // the slave's computing time
 }
@@ -44,7 +45,7 @@ func (m *Master) Submit(ctx context.Context, t tasks.Task, n uint64) (Result, er
 func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.Time) (Result, error) {
 	id := m.taskSeq.Add(1)
 	load := t.Load(n)
-	var skip []*member
+	var skip []balance.Slave
 	queueDeadline := start.Add(m.opts.QueueWait)
 	taskCtx := ctx
 	dispatched := false
@@ -67,28 +68,28 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 			queueDeadline = start.Add(m.opts.QueueWait + m.opts.TaskTimeout)
 		}
 		if m.log.InfoEnabled() {
-			m.log.Info("assigned task", "task_id", id, "task", t.Name, "n", n, "slave", mb.key)
+			m.log.Info("assigned task", "task_id", id, "task", t.Name, "n", n, "slave", mb.s.key.nodeKey)
 		}
 		ev, err := m.runOn(taskCtx, mb, t, n, load)
 		switch {
 		case err != nil:
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				m.log.Warning("task timed out", "task_id", id, "slave", mb.key, "after", time.Since(start))
+				m.log.Warning("task timed out", "task_id", id, "slave", mb.s.key.nodeKey, "after", time.Since(start))
 				err = errTaskTimeout
 			}
-			return Result{TaskID: id, Slave: mb.key}, err
+			return Result{TaskID: id, Slave: mb.s.key.nodeKey}, err
 		case ev.kind == outcomeResult && ev.result.OK:
-			return Result{TaskID: id, Value: ev.result.Body, Slave: mb.key, Duration: time.Since(start),
+			return Result{TaskID: id, Value: ev.result.Body, Slave: mb.s.key.nodeKey, Duration: time.Since(start),
 				Compute: time.Duration(ev.result.ComputeMicros) * time.Microsecond}, nil
 		case ev.kind == outcomeResult:
-			m.log.Warning("task failed on slave", "task_id", id, "slave", mb.key, "err", ev.result.Body)
-			return Result{TaskID: id, Slave: mb.key}, fmt.Errorf("%w on %s: %s", errTaskFailed, mb.key, ev.result.Body)
+			m.log.Warning("task failed on slave", "task_id", id, "slave", mb.s.key.nodeKey, "err", ev.result.Body)
+			return Result{TaskID: id, Slave: mb.s.key.nodeKey}, fmt.Errorf("%w on %s: %s", errTaskFailed, mb.s.key.nodeKey, ev.result.Body)
 		case ev.kind == outcomeNak:
 			skip = append(skip, mb)
-			m.log.Info("slave refused task", "task_id", id, "slave", mb.key, "reason", ev.reason)
+			m.log.Info("slave refused task", "task_id", id, "slave", mb.s.key.nodeKey, "reason", ev.reason)
 		case ev.kind == outcomeLost:
 			attempts++
-			m.log.Warning("slave lost with task", "task_id", id, "slave", mb.key, "cause", ev.reason)
+			m.log.Warning("slave lost with task", "task_id", id, "slave", mb.s.key.nodeKey, "cause", ev.reason)
 			if attempts >= m.opts.MaxAttempts {
 				m.log.Error("task given up", "task_id", id, "task", t.Name, "n", n, "attempts", attempts)
 				return Result{TaskID: id}, fmt.Errorf("%w: %d slaves were lost while running it", errTaskFailed, attempts)
@@ -102,7 +103,7 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 // its final outcome (result, refusal or loss).
 func (m *Master) runOn(ctx context.Context, mb *member, t tasks.Task, n, load uint64) (event, error) {
 	req := packets.TaskRequest{ID: m.wireSeq.Add(1), Task: t.Code, N: n}
-	c, err := mb.link.send(req, load)
+	c, err := mb.s.link.send(req, load)
 	if err != nil {
 		// Lost before the task went out: like a refusal, it costs no attempt.
 		m.pool.release(mb, load)
@@ -112,11 +113,11 @@ func (m *Master) runOn(ctx context.Context, mb *member, t tasks.Task, n, load ui
 	case ev := <-c.events:
 		switch {
 		case ev.kind == outcomeNak:
-			mb.refused.Add(1)
+			mb.s.refused.Add(1)
 		case ev.kind == outcomeResult && ev.result.OK:
-			mb.done.Add(1)
+			mb.s.done.Add(1)
 		case ev.kind == outcomeResult:
-			mb.failed.Add(1)
+			mb.s.failed.Add(1)
 		}
 		return ev, nil
 	case <-ctx.Done():

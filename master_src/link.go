@@ -38,15 +38,26 @@ type call struct {
 	events chan event
 }
 
-// slaveLink is the master's end of the three TCP links to one slave.
+// linkEvents is what a link tells its session, each on the goroutine that
+// noticed it.
+type linkEvents interface {
+	// finished: the slave answered a task (a result, or a NAK when result
+	// is false) and its load is free; rtt is from the send to the answer.
+	finished(task uint8, load uint64, rtt time.Duration, result bool)
+	// leaving: the slave said it is draining.
+	leaving()
+	// lost: the link failed; called once, before the calls in flight hear
+	// of it.
+	lost(cause error)
+}
+
+// slaveLink is the master's end of the three TCP links to one slave: it
+// frames the tasks out and the answers in, and keeps the calls in flight.
 type slaveLink struct {
-	key                SlaveKey
+	key                nodeKey
 	load, task, result net.Conn
 	tasks              *packets.BatchWriter
-	release            func(load uint64)                                // returns a finished task's load to the pool
-	observe            func(task uint8, rtt time.Duration, load uint64) // records a task's round trip
-	leave              func()                                           // takes the slave out of the pool
-	draining           func()                                           // stops placing tasks on the slave
+	events             linkEvents
 
 	mu      sync.Mutex
 	calls   map[uint64]*call
@@ -57,8 +68,8 @@ type slaveLink struct {
 
 // dialLinks opens the three links to a slave that confirmed its join and
 // greets each with the join token.
-func dialLinks(ctx context.Context, key SlaveKey, c packets.SlaveJoinConfirm, token uint64, poll, timeout time.Duration) (*slaveLink, error) {
-	l := &slaveLink{key: key, calls: make(map[uint64]*call), done: make(chan struct{})}
+func dialLinks(ctx context.Context, key nodeKey, c packets.SlaveJoinConfirm, token uint64, poll, timeout time.Duration, events linkEvents) (*slaveLink, error) {
+	l := &slaveLink{key: key, events: events, calls: make(map[uint64]*call), done: make(chan struct{})}
 	d := net.Dialer{Timeout: timeout}
 	for _, x := range []struct {
 		kind packets.Link
@@ -81,11 +92,11 @@ func dialLinks(ctx context.Context, key SlaveKey, c packets.SlaveJoinConfirm, to
 			return nil, fmt.Errorf("greeting %s link: %w", x.kind, err)
 		}
 	}
-	l.tasks = packets.NewBatchWriter(l.task, func(err error) { l.lose(fmt.Errorf("writing tasks: %w", err)) })
+	l.tasks = packets.NewBatchWriter(l.task)
 	return l, nil
 }
 
-// abandon closes a link that never joined the pool.
+// abandon closes a link that never served.
 func (l *slaveLink) abandon() {
 	l.closeConns()
 	l.tasks.Close()
@@ -99,9 +110,9 @@ func (l *slaveLink) closeConns() {
 	}
 }
 
-// lose takes the slave out of the pool, closes the links and fails every
-// call in flight; the first cause wins. The slave leaves the pool before the
-// calls hear of the loss, so their retries cannot pick it again.
+// lose ends the link: the session hears first (the slave leaves the pool,
+// so the retries of its tasks cannot pick it again), then the links close
+// and every call in flight fails. The first cause wins.
 func (l *slaveLink) lose(cause error) {
 	l.mu.Lock()
 	if l.lostErr != nil {
@@ -113,25 +124,22 @@ func (l *slaveLink) lose(cause error) {
 	l.calls = nil
 	close(l.done)
 	l.mu.Unlock()
-	l.leave()
+	l.events.lost(cause)
 	l.closeConns()
 	l.tasks.Close()
 	for _, c := range calls {
-		l.release(c.load)
+		l.events.finished(c.task, c.load, 0, false)
 		c.events <- event{kind: outcomeLost, reason: cause.Error()}
 	}
 }
 
 var errLinkLost = errors.New("slave link lost")
 
-// cause says why the link was lost; "" while it is up.
-func (l *slaveLink) cause() string {
+// cause says why the link was lost; nil while it is up.
+func (l *slaveLink) cause() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.lostErr == nil {
-		return ""
-	}
-	return l.lostErr.Error()
+	return l.lostErr
 }
 
 // send registers a call for task req and writes it on the task link.
@@ -172,7 +180,7 @@ func (l *slaveLink) acknowledgeLeave() {
 		return
 	}
 	l.leaving = true
-	_ = l.tasks.Queue(packets.LeaveAck{}) // a failed link is noticed by its readers
+	_ = l.tasks.Queue(packets.LeaveAck{}) // a failed link is noticed by watchWriter
 }
 
 // finish removes call id and returns it, or nil for an unknown id (a late
@@ -187,8 +195,9 @@ func (l *slaveLink) finish(id uint64) *call {
 
 // readResults delivers NAKs and results until the link fails. An ACK only
 // says the result will follow: the requester waits for that anyway, and
-// waking it for nothing would cost a thread switch per task.
-func (l *slaveLink) readResults() error {
+// waking it for nothing would cost a thread switch per task. The flush of a
+// LeaveAck runs on group, the session's loops.
+func (l *slaveLink) readResults(group *sync.WaitGroup) error {
 	r := packets.NewFrameReader(l.result, 64<<10)
 	for {
 		m, err := r.Read()
@@ -199,21 +208,20 @@ func (l *slaveLink) readResults() error {
 		case packets.TaskAck:
 		case packets.TaskNak:
 			if c := l.finish(m.ID); c != nil {
-				l.release(c.load)
+				l.events.finished(c.task, c.load, time.Since(c.sentAt), false)
 				c.events <- event{kind: outcomeNak, reason: m.Reason}
 			}
 		case packets.TaskResult:
 			if c := l.finish(m.ID); c != nil {
-				l.observe(c.task, time.Since(c.sentAt), c.load)
-				l.release(c.load)
+				l.events.finished(c.task, c.load, time.Since(c.sentAt), true)
 				c.events <- event{kind: outcomeResult, result: m}
 			}
 		case packets.Leaving:
-			l.draining()
+			l.events.leaving()
 			l.acknowledgeLeave()
 			// Not on this goroutine: if the task link is full, writing here
 			// would stop the reading of results the slave waits to send.
-			go l.tasks.Flush()
+			group.Go(l.tasks.Flush)
 		default:
 			return fmt.Errorf("result link: unexpected %s", m.Type())
 		}
@@ -228,6 +236,18 @@ func (l *slaveLink) watchTasks() error {
 		err = errors.New("unexpected bytes from slave")
 	}
 	return fmt.Errorf("task link: %w", err)
+}
+
+// watchWriter ends the link when writing tasks fails, or when ctx ends.
+func (l *slaveLink) watchWriter(ctx context.Context) error {
+	select {
+	case <-l.tasks.Failed():
+		return fmt.Errorf("writing tasks: %w", l.tasks.Err())
+	case <-ctx.Done():
+		return errShuttingDown
+	case <-l.done:
+		return errLinkLost
+	}
 }
 
 // poll asks for a load report and waits for it until timeout.

@@ -14,6 +14,7 @@ import (
 	"github.com/lbproject/loadbalancer/common/logger"
 	"github.com/lbproject/loadbalancer/common/netif"
 	"github.com/lbproject/loadbalancer/common/webui"
+	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
 // Master is the master daemon. New binds its sockets; Run serves until its
@@ -22,8 +23,9 @@ type Master struct {
 	opts    Options
 	log     *logger.Logger
 	pool    *pool
+	reg     *registry // every slave and monitor session
+	history *history  // the status page's memory of the slaves
 	metrics *metrics
-	joins   *joinTable
 	guard   *discovery.Guard // seals and checks handshake packets
 	sources *sourceLimiter   // handshake packets per source IP
 	stats   *stats
@@ -39,11 +41,7 @@ type Master struct {
 	taskSeq atomic.Uint64 // user-visible task IDs
 	wireSeq atomic.Uint64 // IDs of task requests on the wire
 
-	wg      sync.WaitGroup // every goroutine the master starts
-	mu      sync.Mutex
-	members map[*member]struct{} // for shutdown
-	monitor net.Conn             // the live monitor link, if any
-	closing bool
+	wg sync.WaitGroup // the HTTP server, discovery, and every session
 }
 
 // New validates opts and binds the HTTP listener and the discovery socket.
@@ -51,7 +49,7 @@ func New(opts Options) (*Master, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	algo, err := NewAlgorithm(opts.Algorithm)
+	algo, err := balance.New(opts.Algorithm)
 	if err != nil {
 		return nil, err
 	}
@@ -61,11 +59,10 @@ func New(opts Options) (*Master, error) {
 	}
 	m := &Master{
 		opts: opts, log: opts.Log, pool: newPool(algo, opts.QueueLength),
-		joins: newJoinTable(), members: make(map[*member]struct{}),
+		reg: newRegistry(opts.MaxSlaves, opts.JoinTimeout), history: newHistory(opts.LoadHistory, opts.LostSlaveTTL),
 		guard: discovery.NewGuard(opts.Secret), sources: newSourceLimiter(opts.HandshakeRate, opts.HandshakeBurst),
 		stats: newStats(opts.RecentTasks, time.Now()), page: page,
 	}
-	m.pool.historyLen, m.pool.lostFor = opts.LoadHistory, opts.LostSlaveTTL
 	m.metrics = newMetrics(m.pool)
 	lc := net.ListenConfig{}
 	if opts.Iface != "" {
@@ -106,36 +103,42 @@ func (m *Master) Slaves() int {
 	return n
 }
 
-// Run serves HTTP and discovery until ctx ends, then shuts down: it stops
-// taking requests, lets those in flight finish for a moment, closes every
-// slave link and waits for its goroutines.
+// Run serves HTTP and discovery until ctx ends or one of them fails, then
+// shuts down: it stops taking requests, lets those in flight finish for a
+// moment, ends every session and waits for its goroutines. It returns the
+// first fatal error, or nil after ctx ended.
 func (m *Master) Run(ctx context.Context) error {
 	m.log.Info("master running", "algorithm", m.opts.Algorithm, "http", m.HTTPAddr(),
 		"discovery", m.DiscoveryAddr(), "iface", m.opts.Iface, "max_slaves", m.opts.MaxSlaves)
-	errc := make(chan error, 1)
-	m.wg.Add(2)
-	go func() {
-		defer m.wg.Done()
+	sessions, endSessions := context.WithCancel(context.Background())
+	defer endSessions()
+	fatal := make(chan error, 2) // one from each server
+	m.wg.Go(func() {
 		if err := m.http.Serve(m.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("HTTP server: %w", err)
+			fatal <- fmt.Errorf("HTTP server: %w", err)
 		}
-	}()
-	go func() {
-		defer m.wg.Done()
-		m.serveDiscovery(ctx)
-	}()
+	})
+	m.wg.Go(func() {
+		if err := m.serveDiscovery(sessions); err != nil {
+			fatal <- err
+		}
+	})
 	var err error
 	select {
 	case <-ctx.Done():
-	case err = <-errc:
+	case err = <-fatal:
+		m.log.Error("master failed", "err", err)
 	}
-	m.shutdown()
+	m.shutdown(endSessions)
 	m.log.Info("master stopped")
 	return err
 }
 
-func (m *Master) shutdown() {
+// shutdown closes the sockets, gives the HTTP requests in flight a moment,
+// then ends the sessions and waits for every goroutine.
+func (m *Master) shutdown(endSessions context.CancelFunc) {
 	_ = m.udp.Close()
+	m.reg.close() // no join from here on
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := m.http.Shutdown(sctx); err != nil {
@@ -143,35 +146,6 @@ func (m *Master) shutdown() {
 		_ = m.http.Close()
 	}
 	m.cancelRequests()
-	m.mu.Lock()
-	m.closing = true
-	members := make([]*member, 0, len(m.members))
-	for mb := range m.members {
-		members = append(members, mb)
-	}
-	if m.monitor != nil {
-		_ = m.monitor.Close()
-	}
-	m.mu.Unlock()
-	for _, mb := range members {
-		mb.link.lose(errors.New("master shutting down"))
-	}
+	endSessions()
 	m.wg.Wait()
-}
-
-// track registers a joined slave for shutdown; it fails once shutdown began.
-func (m *Master) track(mb *member) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closing {
-		return false
-	}
-	m.members[mb] = struct{}{}
-	return true
-}
-
-func (m *Master) untrack(mb *member) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.members, mb)
 }

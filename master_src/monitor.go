@@ -3,7 +3,6 @@ package master
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,28 +11,38 @@ import (
 	"github.com/lbproject/loadbalancer/common/packets"
 )
 
-// serveMonitor dials the monitor that confirmed its join and answers its
-// slave-list requests until the link fails or the monitor falls silent for
-// MonitorTimeout. One monitor at a time: the slot frees when its link goes.
-func (m *Master) serveMonitor(ctx context.Context, key SlaveKey, c packets.MonitorJoinConfirm, token uint64, joined func()) error {
+// A monitor's life with the master has the shape of a slave's (session.go)
+// with one link: acked and linking as for a slave; serving while it asks
+// for the slave list; lost when the link fails, when it asks nothing for
+// Options.MonitorTimeout, or at shutdown. One monitor at a time: the slot
+// frees when its session is lost.
+
+// runMonitor dials the monitor that confirmed its join and answers its
+// slave-list requests until the session ends. ctx is the sessions' context.
+func (s *session) runMonitor(ctx context.Context, c packets.MonitorJoinConfirm) error {
+	m := s.m
+	defer m.reg.lose(s)
 	d := net.Dialer{Timeout: m.opts.JoinTimeout}
-	conn, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(key.IP, c.Port).String())
+	conn, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(s.key.IP, c.Port).String())
 	if err != nil {
 		return fmt.Errorf("dialing monitor link: %w", err)
 	}
 	defer conn.Close()
-	hello := packets.LinkHello{Token: token, Link: packets.LinkMonitor, PollIntervalMillis: uint32(m.opts.PollInterval / time.Millisecond)}
+	hello := packets.LinkHello{Token: s.token, Link: packets.LinkMonitor, PollIntervalMillis: uint32(m.opts.PollInterval / time.Millisecond)}
 	if err := packets.NewWriter(conn).Write(hello); err != nil {
 		return fmt.Errorf("greeting monitor link: %w", err)
 	}
-	if !m.setMonitor(conn) {
-		return errors.New("master shutting down")
+	if !m.reg.serve(s) {
+		return errShuttingDown
 	}
-	defer m.setMonitor(nil)
-	joined()
-	m.log.Info("monitor joined", "monitor", key)
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	m.log.Info("monitor joined", "monitor", s.key.nodeKey)
 	err = m.answerMonitor(conn)
-	m.log.Warning("monitor left", "monitor", key, "cause", err)
+	if ctx.Err() != nil {
+		err = errShuttingDown
+	}
+	m.log.Warning("monitor left", "monitor", s.key.nodeKey, "cause", err)
 	return nil
 }
 
@@ -55,22 +64,4 @@ func (m *Master) answerMonitor(conn net.Conn) error {
 			return fmt.Errorf("monitor link: %w", err)
 		}
 	}
-}
-
-// setMonitor records the live monitor link (nil when it is gone); it fails
-// once shutdown has begun.
-func (m *Master) setMonitor(conn net.Conn) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if conn != nil && m.closing {
-		return false
-	}
-	m.monitor = conn
-	return true
-}
-
-func (m *Master) monitorConnected() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.monitor != nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lbproject/loadbalancer/common/constants"
 	"github.com/lbproject/loadbalancer/common/logger"
+	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
 // Options configures a master. NewOptions gives the defaults.
@@ -71,7 +72,7 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() Options {
 	return Options{
-		Algorithm:         DefaultAlgorithm,
+		Algorithm:         balance.Default,
 		HTTPAddr:          fmt.Sprintf(":%d", constants.HTTPPort),
 		DiscoveryAddr:     fmt.Sprintf(":%d", constants.DiscoveryPort),
 		MaxSlaves:         30,

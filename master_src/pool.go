@@ -3,89 +3,63 @@ package master
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/packets"
+	"github.com/lbproject/loadbalancer/common/tasks"
+	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
-// SlaveKey names a slave: its IP and its ID (the port of its discovery
-// socket), so several slaves can share a host.
-type SlaveKey struct {
-	IP netip.Addr
-	ID uint16
-}
-
-func (k SlaveKey) String() string { return netip.AddrPortFrom(k.IP, k.ID).String() }
-
-// member is a slave in the pool: its links and the master's view of its load.
-// The view fields are guarded by the pool's lock.
+// member is a slave's placement figures in the pool, guarded by the pool's
+// lock. The algorithms read them through balance.Slave.
 type member struct {
-	key         SlaveKey
-	seq         uint64
-	link        *slaveLink
-	metricsPort uint16
+	fig balance.Figures
+	s   *session // the slave's session, for dispatch to reach its link
 
-	maxLoad     uint64
-	factor      float64   // CPU fraction from the last load report
-	reported    float64   // load metric from the last load report
-	lastReport  time.Time // when that report came
-	outstanding uint64    // load assigned and not yet seen completed
-	inFlight    int
-	draining    bool // said it is leaving: finishing its tasks, taking no new one
-	inPool      bool // false once removed: its last tasks may still finish
-	// latency is, by task code, the peak-EWMA of the round trip per unit
-	// of task load, in seconds: per task type, since a unit of load costs
-	// orders of magnitude more time in one task than in another.
-	latency []peakEWMA
-
-	// For the status page (status.go): when it joined, how many load
-	// reports came, and the load metric of the last len(history) of them
-	// (report k at history[k%len(history)]).
-	joinedAt time.Time
-	reports  uint64
-	history  []float64
-
-	// What became of the tasks sent to it, counted by dispatch without
-	// the pool's lock.
-	done, failed, refused atomic.Uint64
+	reported   float64   // load metric from the last load report
+	lastReport time.Time // when that report came
+	inPool     bool      // false once removed: its last tasks may still finish
 }
 
-// load is the master's view of the load metric: the DESIGN's committed load ×
-// CPU fraction, with the committed load the master itself knows to be
-// outstanding, so it never goes stale between polls.
-func (m *member) load() float64 { return float64(m.outstanding) * m.factor }
+func (mb *member) Figures() *balance.Figures { return &mb.fig }
+
+var _ balance.Slave = (*member)(nil)
+
+// newMember builds the figures of a slave from its first load report.
+func newMember(s *session, first packets.LoadReport) *member {
+	mb := &member{s: s}
+	mb.fig.Latency = make([]balance.PeakEWMA, taskCodes)
+	mb.apply(first)
+	return mb
+}
+
+func (mb *member) apply(r packets.LoadReport) {
+	mb.fig.MaxLoad, mb.fig.Factor, mb.reported, mb.lastReport = r.MaxLoad, r.Factor, r.Load, time.Now()
+}
 
 var (
 	errNoCapacity = errors.New("no slave has room for the task")
 	errQueueFull  = errors.New("the wait queue is full")
 )
 
-// pool is the ordered set of live slaves and the algorithm that chooses
-// among them. Placing a task and reserving its load happen under one lock,
-// so concurrent requests see each other's choices.
+// pool is the ordered set of slaves that take tasks and the algorithm that
+// chooses among them. Placing a task and reserving its load happen under one
+// lock, so concurrent requests see each other's choices.
 type pool struct {
 	maxQueue int
 
 	mu      sync.Mutex
-	members []*member // join order
+	members []balance.Slave // join order; each a *member
 	nextSeq uint64
-	algo    Algorithm
-	choice  choice // scratch for pickLocked: a placement allocates nothing
+	algo    balance.Algorithm
+	choice  balance.Choice // scratch for pickLocked: a placement allocates nothing
 	queued  int
 	changed chan struct{} // closed and replaced when room may have appeared
-
-	// For the status page: load reports kept per slave, how long a lost
-	// slave stays listed, and those lost in that time, oldest first.
-	historyLen int
-	lostFor    time.Duration
-	lost       []slaveStatus
 }
 
-func newPool(algo Algorithm, maxQueue int) *pool {
+func newPool(algo balance.Algorithm, maxQueue int) *pool {
 	return &pool{algo: algo, maxQueue: maxQueue, changed: make(chan struct{})}
 }
 
@@ -95,60 +69,35 @@ func (p *pool) notifyLocked() {
 	p.changed = make(chan struct{})
 }
 
-// add puts a slave that answered its first load poll at the end of the pool.
-func (p *pool) add(key SlaveKey, metricsPort uint16, link *slaveLink, first packets.LoadReport) *member {
+// add puts a slave at the end of the pool.
+func (p *pool) add(mb *member) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.nextSeq++
-	m := &member{key: key, seq: p.nextSeq, link: link, metricsPort: metricsPort,
-		joinedAt: time.Now(), history: make([]float64, p.historyLen), latency: make([]peakEWMA, taskCodes)}
-	m.inPool = true
-	p.forgetLostLocked(key)
-	link.release = func(load uint64) { p.release(m, load) }
-	link.observe = func(task uint8, rtt time.Duration, load uint64) { p.observe(m, task, rtt, load) }
-	link.leave = func() { p.remove(m) }
-	p.applyLocked(m, first)
-	p.members = append(p.members, m)
+	mb.fig.Seq, mb.inPool = p.nextSeq, true
+	p.members = append(p.members, mb)
+	p.algo.Track(mb)
 	p.notifyLocked()
-	return m
 }
 
-// remove drops m from the pool; removing twice is harmless. The status
-// page lists it as lost for a while.
-func (p *pool) remove(m *member) {
-	cause := m.link.cause()
-	now := time.Now()
+// remove drops mb from the pool; removing twice is harmless.
+func (p *pool) remove(mb *member) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for i, x := range p.members {
-		if x == m {
-			p.members = append(p.members[:i], p.members[i+1:]...)
-			m.inPool = false
-			p.algo.untrack(m)
-			p.keepLostLocked(m, cause, now)
-			p.notifyLocked()
-			return
-		}
+	if i := slices.Index(p.members, balance.Slave(mb)); i >= 0 {
+		p.members = slices.Delete(p.members, i, i+1)
+		mb.inPool = false
+		p.algo.Untrack(mb)
+		p.notifyLocked()
 	}
 }
 
-// drain stops placing tasks on m, which finishes those it holds and leaves.
-func (p *pool) drain(m *member) {
+// drain stops placing tasks on mb, which finishes those it holds and leaves.
+func (p *pool) drain(mb *member) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m.draining = true
-}
-
-// contains reports whether key is in the pool.
-func (p *pool) contains(key SlaveKey) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, m := range p.members {
-		if m.key == key {
-			return true
-		}
-	}
-	return false
+	mb.fig.Draining = true
+	p.trackLocked(mb)
 }
 
 // size returns the number of slaves and of requests waiting for room.
@@ -159,49 +108,41 @@ func (p *pool) size() (slaves, queued int) {
 }
 
 // report records a load report.
-func (p *pool) report(m *member, r packets.LoadReport) {
+func (p *pool) report(mb *member, r packets.LoadReport) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	grew := r.MaxLoad > m.maxLoad
-	p.applyLocked(m, r)
+	grew := r.MaxLoad > mb.fig.MaxLoad
+	mb.apply(r)
+	p.trackLocked(mb)
 	if grew && p.queued > 0 {
 		p.notifyLocked()
 	}
 }
 
-func (p *pool) applyLocked(m *member, r packets.LoadReport) {
-	m.maxLoad, m.factor, m.reported, m.lastReport = r.MaxLoad, r.Factor, r.Load, time.Now()
-	if len(m.history) > 0 {
-		m.history[m.reports%uint64(len(m.history))] = chartValue(r.Load)
-	}
-	m.reports++
-	p.trackLocked(m)
-}
-
-// trackLocked tells the algorithm that m's figures changed, unless m has
+// trackLocked tells the algorithm that mb's figures changed, unless mb has
 // left the pool (then the algorithm has forgotten it, and must not learn of
 // it again from a late report or result).
-func (p *pool) trackLocked(m *member) {
-	if m.inPool {
-		p.algo.track(m)
+func (p *pool) trackLocked(mb *member) {
+	if mb.inPool {
+		p.algo.Track(mb)
 	}
 }
 
-// observe records the round trip of a task of the given type and load on m.
-func (p *pool) observe(m *member, task uint8, rtt time.Duration, load uint64) {
+// observe records the round trip of a task of the given type and load on mb.
+func (p *pool) observe(mb *member, task uint8, rtt time.Duration, load uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m.latency[task].observe(rtt.Seconds()/float64(max(load, 1)), time.Now())
-	p.trackLocked(m)
+	mb.fig.Latency[task].Observe(rtt.Seconds()/float64(max(load, 1)), time.Now())
+	p.trackLocked(mb)
 }
 
-// release returns the load of a task that m finished, refused or lost.
-func (p *pool) release(m *member, load uint64) {
+// release returns the load of a task that mb finished, refused or lost.
+func (p *pool) release(mb *member, load uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m.outstanding -= load
-	m.inFlight--
-	p.trackLocked(m)
+	mb.fig.Committed -= load
+	mb.fig.InFlight--
+	p.trackLocked(mb)
 	if p.queued > 0 {
 		p.notifyLocked()
 	}
@@ -211,7 +152,7 @@ func (p *pool) release(m *member, load uint64) {
 // in *skip (those that refused this task) are passed over; when only they
 // have room, skip is cleared and the request waits for room to change.
 // Waiting is bounded by the queue length and by deadline.
-func (p *pool) acquire(ctx context.Context, task uint8, load uint64, skip *[]*member, deadline time.Time) (*member, error) {
+func (p *pool) acquire(ctx context.Context, task uint8, load uint64, skip *[]balance.Slave, deadline time.Time) (*member, error) {
 	var timer *time.Timer
 	queued := false
 	defer func() {
@@ -226,13 +167,13 @@ func (p *pool) acquire(ctx context.Context, task uint8, load uint64, skip *[]*me
 	}()
 	for {
 		p.mu.Lock()
-		m, skipped := p.pickLocked(task, load, *skip)
-		if m != nil {
-			m.outstanding += load
-			m.inFlight++
-			p.trackLocked(m)
+		mb, skipped := p.pickLocked(task, load, *skip)
+		if mb != nil {
+			mb.fig.Committed += load
+			mb.fig.InFlight++
+			p.trackLocked(mb)
 			p.mu.Unlock()
-			return m, nil
+			return mb, nil
 		}
 		if skipped {
 			*skip = (*skip)[:0]
@@ -260,19 +201,19 @@ func (p *pool) acquire(ctx context.Context, task uint8, load uint64, skip *[]*me
 
 // pickLocked lets the algorithm choose among the slaves that fit. skipped
 // reports that none fits but some slave in skip would.
-func (p *pool) pickLocked(task uint8, load uint64, skip []*member) (m *member, skipped bool) {
+func (p *pool) pickLocked(task uint8, load uint64, skip []balance.Slave) (mb *member, skipped bool) {
 	if len(p.members) == 0 {
 		return nil, false
 	}
 	c := &p.choice
-	*c = choice{task: task, load: load, members: p.members, skip: skip}
-	defer func() { *c = choice{} }() // holds no slave after the placement
-	if m := p.algo.Pick(c); m != nil {
-		return m, false
+	*c = balance.Choice{Task: task, Load: load, Slaves: p.members, Skip: skip}
+	defer func() { *c = balance.Choice{} }() // holds no slave after the placement
+	if s := p.algo.Pick(c); s != nil {
+		return s.(*member), false
 	}
-	c.skip = nil
-	for _, m := range skip {
-		if c.fits(m) && slices.Contains(p.members, m) {
+	c.Skip = nil
+	for _, s := range skip {
+		if c.Fits(s) && slices.Contains(p.members, s) {
 			return nil, true
 		}
 	}
@@ -284,8 +225,19 @@ func (p *pool) entries() []packets.SlaveEntry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]packets.SlaveEntry, len(p.members))
-	for i, m := range p.members {
-		out[i] = packets.SlaveEntry{IP: m.key.IP, ID: m.key.ID, MetricsPort: m.metricsPort}
+	for i, s := range p.members {
+		k := s.(*member).s
+		out[i] = packets.SlaveEntry{IP: k.key.IP, ID: k.key.ID, MetricsPort: k.metricsPort}
 	}
 	return out
 }
+
+// taskCodes sizes the per-task-type latencies: every registered code is an
+// index.
+var taskCodes = func() int {
+	n := 0
+	for _, t := range tasks.All() {
+		n = max(n, int(t.Code)+1)
+	}
+	return n
+}()

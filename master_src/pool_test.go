@@ -4,31 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/packets"
+	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
 // newTestPool returns a pool of slaves with the given max loads, in order.
 func newTestPool(t testing.TB, algo string, maxQueue int, maxLoads ...uint64) (*pool, []*member) {
 	t.Helper()
-	a, err := NewAlgorithm(algo)
+	a, err := balance.New(algo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := newPool(a, maxQueue)
 	var ms []*member
 	for i, max := range maxLoads {
-		ms = append(ms, p.add(SlaveKey{ID: uint16(i + 1)}, 0, &slaveLink{}, packets.LoadReport{MaxLoad: max, Factor: 0.5}))
+		s := newSession(peerKey{nodeKey: nodeKey{ID: uint16(i + 1)}}, 0, time.Time{})
+		mb := newMember(s, packets.LoadReport{MaxLoad: max, Factor: 0.5})
+		p.add(mb)
+		ms = append(ms, mb)
 	}
 	return p, ms
 }
 
 func acquireNow(t *testing.T, p *pool, load uint64) (*member, error) {
 	t.Helper()
-	var skip []*member
+	var skip []balance.Slave
 	return p.acquire(context.Background(), 1, load, &skip, time.Now())
 }
 
@@ -51,8 +56,8 @@ func TestPoolNoHerding(t *testing.T) {
 		}
 		wg.Wait()
 		for _, m := range ms {
-			if m.inFlight != 10 || m.outstanding != 100 {
-				t.Errorf("%s: slave %s has %d tasks, load %d; want 10 and 100", algo, m.key, m.inFlight, m.outstanding)
+			if m.fig.InFlight != 10 || m.fig.Committed != 100 {
+				t.Errorf("%s: slave %s has %d tasks, load %d; want 10 and 100", algo, m.s.key.nodeKey, m.fig.InFlight, m.fig.Committed)
 			}
 		}
 	}
@@ -99,13 +104,13 @@ func TestPoolWaitsForRoom(t *testing.T) {
 	}
 	got := make(chan error, 1)
 	go func() {
-		var skip []*member
+		var skip []balance.Slave
 		_, err := p.acquire(context.Background(), 1, 10, &skip, time.Now().Add(time.Minute))
 		got <- err
 	}()
 	waitQueued(t, p, 1)
 	// The queue holds one: a second waiter is turned away at once.
-	var skip []*member
+	var skip []balance.Slave
 	if _, err := p.acquire(context.Background(), 1, 10, &skip, time.Now().Add(time.Minute)); !errors.Is(err, errQueueFull) {
 		t.Fatalf("second waiter: %v, want errQueueFull", err)
 	}
@@ -121,7 +126,7 @@ func TestPoolWaitsForRoom(t *testing.T) {
 func TestPoolWaitEnds(t *testing.T) {
 	t.Parallel()
 	p, _ := newTestPool(t, "least_load", 5, 10)
-	var skip []*member
+	var skip []balance.Slave
 	if _, err := p.acquire(context.Background(), 1, 11, &skip, time.Now().Add(20*time.Millisecond)); !errors.Is(err, errNoCapacity) {
 		t.Fatalf("deadline: %v, want errNoCapacity", err)
 	}
@@ -140,12 +145,12 @@ func TestPoolWaitEnds(t *testing.T) {
 func TestPoolSkipsRefusers(t *testing.T) {
 	t.Parallel()
 	p, ms := newTestPool(t, "first_available", 5, 100, 100)
-	skip := []*member{ms[0]}
+	skip := []balance.Slave{ms[0]}
 	m, err := p.acquire(context.Background(), 1, 1, &skip, time.Now())
 	if err != nil || m != ms[1] {
 		t.Fatalf("got %v, %v; want the second slave", m, err)
 	}
-	skip = []*member{ms[0], ms[1]}
+	skip = []balance.Slave{ms[0], ms[1]}
 	go func() {
 		waitQueued(t, p, 1)
 		p.release(ms[1], 1)
@@ -164,13 +169,19 @@ func TestPoolRemoveWakesNobodyWrongly(t *testing.T) {
 	if n, _ := p.size(); n != 1 {
 		t.Fatalf("size %d after removing one slave twice", n)
 	}
-	if p.contains(ms[0].key) || !p.contains(ms[1].key) {
+	if poolHas(p, ms[0]) || !poolHas(p, ms[1]) {
 		t.Fatal("contains disagrees with the pool")
 	}
 	m, err := acquireNow(t, p, 1)
 	if err != nil || m != ms[1] {
 		t.Fatalf("got %v, %v; want the remaining slave", m, err)
 	}
+}
+
+func poolHas(p *pool, mb *member) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.members, balance.Slave(mb))
 }
 
 func waitQueued(t *testing.T, p *pool, n int) {
@@ -192,7 +203,7 @@ func waitQueued(t *testing.T, p *pool, n int) {
 // from the pool, the algorithm's choice and the reservation, then the
 // release, for pools of 3, 100 and 1000 slaves.
 func BenchmarkAcquire(b *testing.B) {
-	for _, name := range AlgorithmNames() {
+	for _, name := range balance.Names() {
 		for _, n := range []int{3, 100, 1000} {
 			maxLoads := make([]uint64, n)
 			for i := range maxLoads {
@@ -201,7 +212,7 @@ func BenchmarkAcquire(b *testing.B) {
 			p, _ := newTestPool(b, name, 0, maxLoads...)
 			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
 				b.ReportAllocs()
-				var skip []*member
+				var skip []balance.Slave
 				for b.Loop() {
 					m, err := p.acquire(context.Background(), 1, 30, &skip, time.Time{})
 					if err != nil {
@@ -219,10 +230,10 @@ func BenchmarkAcquire(b *testing.B) {
 // back in the algorithm's order.
 func TestRemovedSlaveIsNeverPickedAgain(t *testing.T) {
 	t.Parallel()
-	for _, algo := range AlgorithmNames() {
+	for _, algo := range balance.Names() {
 		p, ms := newTestPool(t, algo, 0, 1000, 1000)
 		gone := ms[0]
-		for gone.inFlight == 0 { // put a task on the slave that will go
+		for gone.fig.InFlight == 0 { // put a task on the slave that will go
 			m, err := acquireNow(t, p, 10)
 			if err != nil {
 				t.Fatal(err)

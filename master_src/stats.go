@@ -87,7 +87,7 @@ type taskRecord struct {
 	id        uint64
 	task      string
 	n         uint64
-	slave     SlaveKey // zero when it never reached a slave
+	slave     nodeKey // zero when it never reached a slave
 	start     time.Time
 	took      time.Duration
 	status    taskStatus

@@ -138,21 +138,18 @@ func TestTaskStatusOf(t *testing.T) {
 // its lost record.
 func TestPoolHistoryAndLostSlaves(t *testing.T) {
 	t.Parallel()
-	a, err := NewAlgorithm("round_robin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newPool(a, 0)
-	p.historyLen, p.lostFor = 3, time.Minute
-	key := SlaveKey{IP: netip.MustParseAddr("10.0.0.7"), ID: 4000}
-	m := p.add(key, 9100, &slaveLink{}, packets.LoadReport{MaxLoad: 100, Load: 0.5, Factor: 0.5})
+	o := NewOptions()
+	o.MaxSlaves, o.LoadHistory, o.LostSlaveTTL = 2000, 3, time.Minute
+	mst := newTestMaster(t, o)
+	key := nodeKey{IP: netip.MustParseAddr("10.0.0.7"), ID: 4000}
+	m := joinForTest(t, mst, key, 9100, packets.LoadReport{MaxLoad: 100, Load: 0.5, Factor: 0.5})
 	now := time.Now()
-	hist := func(h int) []float64 { return p.slaves(now, h)[0].LoadHistory }
+	hist := func(h int) []float64 { return mst.slaveList(now, h)[0].LoadHistory }
 	if got := hist(10); !slices.Equal(got, []float64{0.5}) {
 		t.Fatalf("history after the first report: %v", got)
 	}
 	for i := 1; i <= 4; i++ {
-		p.report(m, packets.LoadReport{MaxLoad: 100, Load: float64(i), Factor: 0.5})
+		m.reported(packets.LoadReport{MaxLoad: 100, Load: float64(i), Factor: 0.5})
 	}
 	if got := hist(10); !slices.Equal(got, []float64{2, 3, 4}) {
 		t.Errorf("history %v, want the last 3 reports", got)
@@ -165,37 +162,37 @@ func TestPoolHistoryAndLostSlaves(t *testing.T) {
 	}
 	m.done.Add(2)
 	m.refused.Add(1)
-	if v := p.slaves(now, 3)[0]; v.Reports != 5 || v.TasksDone != 2 || v.TasksRefused != 1 || v.State != stateServing ||
+	if v := mst.slaveList(now, 3)[0]; v.Reports != 5 || v.TasksDone != 2 || v.TasksRefused != 1 || v.State != stateServingName ||
 		v.Slave != "10.0.0.7:4000" || v.MetricsPort != 9100 || v.MaxLoad != 100 {
 		t.Errorf("view %+v", v)
 	}
 
-	p.remove(m)
-	p.remove(m) // twice: still one record
-	list := p.slaves(time.Now(), 3)
-	if len(list) != 1 || list[0].State != stateLost || list[0].LostAt == nil || !slices.Equal(list[0].LoadHistory, []float64{2, 3, 4}) {
+	m.lost(errLinkLost)
+	m.lost(errLinkLost) // twice: still one record
+	list := mst.slaveList(time.Now(), 3)
+	if len(list) != 1 || list[0].State != stateLostName || list[0].LostAt == nil || !slices.Equal(list[0].LoadHistory, []float64{2, 3, 4}) {
 		t.Fatalf("after removal: %+v", list)
 	}
-	if s, l, _ := p.counts(time.Now()); s != 0 || l != 1 {
+	if s, l := mst.Slaves(), mst.history.lostCount(time.Now()); s != 0 || l != 1 {
 		t.Errorf("counts: %d serving, %d lost", s, l)
 	}
-	if list := p.slaves(time.Now().Add(2*time.Minute), 3); len(list) != 0 {
+	if list := mst.slaveList(time.Now().Add(2*time.Minute), 3); len(list) != 0 {
 		t.Errorf("still listed after lostFor: %+v", list)
 	}
 
-	m2 := p.add(key, 9100, &slaveLink{}, packets.LoadReport{MaxLoad: 100})
-	p.remove(m2)
-	p.add(key, 9100, &slaveLink{}, packets.LoadReport{MaxLoad: 100})
-	if list := p.slaves(time.Now(), 3); len(list) != 1 || list[0].State != stateServing {
+	m2 := joinForTest(t, mst, key, 9100, packets.LoadReport{MaxLoad: 100})
+	m2.lost(errLinkLost)
+	joinForTest(t, mst, key, 9100, packets.LoadReport{MaxLoad: 100})
+	if list := mst.slaveList(time.Now(), 3); len(list) != 1 || list[0].State != stateServingName {
 		t.Errorf("rejoined slave listed as %+v, want one serving row", list)
 	}
 
 	// Never more than maxLostListed lost rows.
 	for i := 0; i < maxLostListed+10; i++ {
-		x := p.add(SlaveKey{IP: key.IP, ID: uint16(10000 + i)}, 0, &slaveLink{}, packets.LoadReport{MaxLoad: 1})
-		p.remove(x)
+		x := joinForTest(t, mst, nodeKey{IP: key.IP, ID: uint16(10000 + i)}, 0, packets.LoadReport{MaxLoad: 1})
+		x.lost(errLinkLost)
 	}
-	if _, l, _ := p.counts(time.Now()); l != maxLostListed {
+	if l := mst.history.lostCount(time.Now()); l != maxLostListed {
 		t.Errorf("%d lost rows, want at most %d", l, maxLostListed)
 	}
 }
@@ -206,21 +203,16 @@ func TestPoolHistoryAndLostSlaves(t *testing.T) {
 func TestStatusListsJoiningSlaves(t *testing.T) {
 	t.Parallel()
 	o := NewOptions()
-	o.HTTPAddr, o.DiscoveryAddr = "127.0.0.1:0", "127.0.0.1:0"
-	m, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = m.udp.Close(); _ = m.httpLn.Close() }()
+	m := newTestMaster(t, o)
 	ip := netip.MustParseAddr("10.1.2.3")
-	later := time.Now().Add(time.Minute)
-	m.joins.pending[joinKey{SlaveKey{ip, 4001}, false}] = &pendingJoin{dialing: true, expires: later}
-	m.joins.pending[joinKey{SlaveKey{ip, 4002}, false}] = &pendingJoin{expires: later}
-	m.joins.pending[joinKey{SlaveKey{ip, 4003}, true}] = &pendingJoin{dialing: true, expires: later}
-	inPool := m.pool.add(SlaveKey{ip, 4000}, 0, &slaveLink{}, packets.LoadReport{MaxLoad: 10})
-	// Between joining the pool and leaving the join table, a slave is
-	// listed once, as serving.
-	m.joins.pending[joinKey{inPool.key, false}] = &pendingJoin{dialing: true, expires: later}
+	now := time.Now()
+	for _, k := range []peerKey{{nodeKey{ip, 4001}, false}, {nodeKey{ip, 4002}, false}, {nodeKey{ip, 4003}, true}} {
+		reply := m.reg.ack(k, now)
+		if k.ID != 4002 { // 4002 was ACKed and never confirmed
+			m.reg.confirm(k, reply.Token, ip, now)
+		}
+	}
+	joinForTest(t, m, nodeKey{ip, 4000}, 0, packets.LoadReport{MaxLoad: 10})
 
 	rec := httptest.NewRecorder()
 	m.routes().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/slaves", nil))

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
@@ -22,21 +21,18 @@ import (
 
 // Slave states, as /api/slaves names them.
 const (
-	// stateJoining: confirmed its join; the master is dialling its links
-	// or waiting for its first load report.
-	stateJoining = "joining"
-	// stateServing: in the pool, taking tasks.
-	stateServing = "serving"
-	// stateDraining: said it is leaving (SIGTERM): takes no new task,
+	// joining: confirmed its join; the master is dialling its links
+	// or waiting for its first load report (stateLinking).
+	stateJoiningName = "joining"
+	// serving: in the pool, taking tasks.
+	stateServingName = "serving"
+	// draining: said it is leaving (SIGTERM): takes no new task,
 	// finishes those it holds, then closes its links.
-	stateDraining = "draining"
-	// stateLost: left the pool (links closed, or a load poll unanswered);
+	stateDrainingName = "draining"
+	// lost: left the pool (links closed, or a load poll unanswered);
 	// listed for Options.LostSlaveTTL with its figures as they were then.
-	stateLost = "lost"
+	stateLostName = "lost"
 )
-
-// maxLostListed bounds the lost slaves listed, whatever the churn.
-const maxLostListed = 1000
 
 // masterStatus is the answer of GET /api/status.
 type masterStatus struct {
@@ -98,7 +94,7 @@ type slaveStatus struct {
 	MetricsPort     uint16     `json:"metrics_port"`
 	LoadHistory     []float64  `json:"load_history"`
 
-	key        SlaveKey
+	key        nodeKey
 	lastReport time.Time // for the age of a lost slave's last report
 	lostAt     time.Time
 }
@@ -132,13 +128,8 @@ const defaultTaskLimit = 20
 
 func (m *Master) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	now := time.Now()
-	serving, lost, queued := m.pool.counts(now)
-	joining := 0
-	for _, k := range m.joins.joining() {
-		if !m.pool.contains(k) { // in the pool already, not yet out of the table
-			joining++
-		}
-	}
+	serving, queued := m.pool.size()
+	lost, joining := m.history.lostCount(now), len(m.reg.linking())
 	f := m.stats.figures(now)
 	st := masterStatus{
 		Algorithm:         m.opts.Algorithm,
@@ -175,22 +166,7 @@ func (m *Master) handleSlaves(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	list := m.pool.slaves(now, history)
-	// Joining slaves come after those in the pool, before the lost ones.
-	var joining []slaveStatus
-	for _, k := range m.joins.joining() {
-		if !m.pool.contains(k) {
-			joining = append(joining, slaveStatus{Slave: k.String(), IP: k.IP.String(), ID: k.ID,
-				State: stateJoining, LoadHistory: []float64{}})
-		}
-	}
-	if len(joining) > 0 {
-		serving := 0
-		for serving < len(list) && list[serving].State != stateLost {
-			serving++
-		}
-		list = append(list[:serving], append(joining, list[serving:]...)...)
-	}
+	list := m.slaveList(now, history)
 	respondAPI(w, http.StatusOK, slavesStatus{
 		Time: webui.Time(now), PollIntervalMS: webui.Millis(m.opts.PollInterval), HistoryLength: m.opts.LoadHistory, Slaves: list,
 	})
@@ -275,85 +251,68 @@ func chartValue(x float64) float64 {
 	return math.Round(x*q) / q
 }
 
-// ---- the pool's side, under its lock ----------------------------------------
+// ---- built from the sessions, the pool and the history ----------------------
 
-// counts returns how many slaves are serving and listed as lost, and how
-// many requests wait for room.
-func (p *pool) counts(now time.Time) (serving, lost, queued int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.pruneLostLocked(now)
-	return len(p.members), len(p.lost), p.queued
+// slaveList is every slave /api/slaves lists, each with at most n load
+// reports: those in the pool first, then those joining, then the lost ones.
+func (m *Master) slaveList(now time.Time, n int) []slaveStatus {
+	list := m.servingStatuses(now, n)
+	for _, k := range m.reg.linking() {
+		list = append(list, slaveStatus{Slave: k.String(), IP: k.IP.String(), ID: k.ID,
+			State: stateJoiningName, LoadHistory: []float64{}})
+	}
+	return append(list, m.history.lostSlaves(now, n)...)
 }
 
-// slaves lists the slaves in pool order, then the lost ones, latest loss
-// first, each with at most history load reports.
-func (p *pool) slaves(now time.Time, history int) []slaveStatus {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.pruneLostLocked(now)
-	out := make([]slaveStatus, 0, len(p.members)+len(p.lost))
-	for _, m := range p.members {
-		out = append(out, m.statusLocked(now, history))
+// servingStatuses lists the slaves in the pool, in pool order, each with at
+// most n load reports. A slave being lost (already listed as lost) is left
+// out.
+func (m *Master) servingStatuses(now time.Time, n int) []slaveStatus {
+	m.pool.mu.Lock()
+	sessions := make([]*session, 0, len(m.pool.members))
+	out := make([]slaveStatus, 0, len(m.pool.members))
+	for _, x := range m.pool.members {
+		mb := x.(*member)
+		sessions = append(sessions, mb.s)
+		out = append(out, mb.statusLocked(now))
 	}
-	for i := len(p.lost) - 1; i >= 0; i-- {
-		v := p.lost[i]
-		v.LoadHistory = v.LoadHistory[max(len(v.LoadHistory)-history, 0):]
-		v.LastReportAgeMS = webui.Age(v.lastReport, now)
-		out = append(out, v)
+	m.pool.mu.Unlock()
+	kept := out[:0]
+	for i, s := range sessions {
+		if m.reg.state(s) == stateLost {
+			continue
+		}
+		st := out[i]
+		st.LoadHistory, st.Reports = m.history.last(s, n)
+		kept = append(kept, st)
 	}
-	return out
+	return kept
 }
 
-// statusLocked is m as /api/slaves shows it, with its last history load
-// reports, oldest first. The caller holds the pool's lock.
-func (m *member) statusLocked(now time.Time, history int) slaveStatus {
-	h := min(uint64(history), uint64(len(m.history)), m.reports)
-	hist := make([]float64, h)
-	for i := range hist {
-		hist[i] = m.history[(m.reports-h+uint64(i))%uint64(len(m.history))]
-	}
-	state := stateServing
-	if m.draining {
-		state = stateDraining
+// slaveStatus is s as /api/slaves shows it now, with at most n load reports.
+func (m *Master) slaveStatus(s *session, now time.Time, n int) slaveStatus {
+	m.pool.mu.Lock()
+	st := s.mb.statusLocked(now)
+	m.pool.mu.Unlock()
+	st.LoadHistory, st.Reports = m.history.last(s, n)
+	return st
+}
+
+// statusLocked is the slave's figures as /api/slaves shows them; the load
+// history is the history's to add. The caller holds the pool's lock.
+func (mb *member) statusLocked(now time.Time) slaveStatus {
+	s := mb.s
+	state := stateServingName
+	if mb.fig.Draining {
+		state = stateDrainingName
 	}
 	return slaveStatus{
-		Slave: m.key.String(), IP: m.key.IP.String(), ID: m.key.ID, State: state,
-		JoinedAt: webui.TimePtr(m.joinedAt), Load: m.load(), ReportedLoad: m.reported, CPUFraction: m.factor,
-		CommittedLoad: m.outstanding, MaxLoad: m.maxLoad, TasksInFlight: m.inFlight,
-		TasksDone: m.done.Load(), TasksFailed: m.failed.Load(), TasksRefused: m.refused.Load(),
-		LastReportAt: webui.TimePtr(m.lastReport), LastReportAgeMS: webui.Age(m.lastReport, now),
-		Reports: m.reports, MetricsPort: m.metricsPort, LoadHistory: hist,
-		key: m.key, lastReport: m.lastReport,
+		Slave: s.key.nodeKey.String(), IP: s.key.IP.String(), ID: s.key.ID, State: state,
+		JoinedAt: webui.TimePtr(s.joinedAt), Load: mb.fig.Load(), ReportedLoad: mb.reported, CPUFraction: mb.fig.Factor,
+		CommittedLoad: mb.fig.Committed, MaxLoad: mb.fig.MaxLoad, TasksInFlight: mb.fig.InFlight,
+		TasksDone: s.done.Load(), TasksFailed: s.failed.Load(), TasksRefused: s.refused.Load(),
+		LastReportAt: webui.TimePtr(mb.lastReport), LastReportAgeMS: webui.Age(mb.lastReport, now),
+		MetricsPort: s.metricsPort,
+		key:         s.key.nodeKey, lastReport: mb.lastReport,
 	}
-}
-
-// keepLostLocked lists m, just removed, as lost for p.lostFor.
-func (p *pool) keepLostLocked(m *member, cause string, now time.Time) {
-	if p.lostFor <= 0 {
-		return
-	}
-	v := m.statusLocked(now, len(m.history))
-	v.State, v.LostAt, v.LostCause, v.lostAt = stateLost, webui.TimePtr(now), cause, now
-	p.pruneLostLocked(now)
-	if len(p.lost) >= maxLostListed {
-		p.lost = append(p.lost[:0], p.lost[1:]...)
-	}
-	p.lost = append(p.lost, v)
-}
-
-// pruneLostLocked forgets the slaves lost more than p.lostFor ago.
-func (p *pool) pruneLostLocked(now time.Time) {
-	i := 0
-	for i < len(p.lost) && now.Sub(p.lost[i].lostAt) > p.lostFor {
-		i++
-	}
-	if i > 0 {
-		p.lost = append(p.lost[:0], p.lost[i:]...)
-	}
-}
-
-// forgetLostLocked drops the lost record of a slave that joins again.
-func (p *pool) forgetLostLocked(key SlaveKey) {
-	p.lost = slices.DeleteFunc(p.lost, func(v slaveStatus) bool { return v.key == key })
 }

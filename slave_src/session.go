@@ -52,9 +52,7 @@ func (s *Slave) acceptLinks(ctx context.Context, master discovery.Master) (*sess
 		*l.conn = c
 		ss.poll = time.Duration(hello.PollIntervalMillis) * time.Millisecond
 	}
-	// A failed writer ends the session: results would be dropped while the
-	// master still counts on them.
-	ss.results = packets.NewBatchWriter(ss.result, func(error) { ss.close() })
+	ss.results = packets.NewBatchWriter(ss.result)
 	return ss, nil
 }
 
@@ -70,7 +68,7 @@ func (ss *session) serve(ctx context.Context) error {
 	hard, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	var loops, tasks sync.WaitGroup
-	for _, loop := range []func(context.Context, *sync.WaitGroup) error{ss.serveLoad, ss.serveTasks, ss.watchResults} {
+	for _, loop := range []func(context.Context, *sync.WaitGroup) error{ss.serveLoad, ss.serveTasks, ss.watchResults, ss.watchWriter} {
 		loops.Add(1)
 		go func() {
 			defer loops.Done()
@@ -255,6 +253,17 @@ func (ss *session) admit(req packets.TaskRequest, wg *sync.WaitGroup) (tasks.Tas
 
 // watchResults notices the master closing the result link; the master never
 // writes on it.
+// watchWriter ends the session when writing results fails: they would be
+// dropped while the master still counts on them.
+func (ss *session) watchWriter(hard context.Context, _ *sync.WaitGroup) error {
+	select {
+	case <-ss.results.Failed():
+		return fmt.Errorf("writing results: %w", ss.results.Err())
+	case <-hard.Done():
+		return nil
+	}
+}
+
 func (ss *session) watchResults(_ context.Context, _ *sync.WaitGroup) error {
 	var b [1]byte
 	_, err := ss.result.Read(b[:])

@@ -12,6 +12,7 @@ import (
 	"github.com/lbproject/loadbalancer/common/cli"
 	"github.com/lbproject/loadbalancer/common/logger"
 	master "github.com/lbproject/loadbalancer/master_src"
+	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
 func main() {
@@ -23,7 +24,7 @@ func run(ctx context.Context) error {
 	fs := flag.NewFlagSet("master", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: master [flags] [algorithm]\n\nalgorithms: %s (default %s)\n\nflags:\n",
-			strings.Join(master.AlgorithmNames(), ", "), master.DefaultAlgorithm)
+			strings.Join(balance.Names(), ", "), balance.Default)
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.HTTPAddr, "http", o.HTTPAddr, "address of the HTTP API")

@@ -15,8 +15,8 @@ import (
 // writing goroutine (on a virtual machine each wake-up costs more than the
 // write itself).
 type BatchWriter struct {
-	w     io.Writer
-	onErr func(error)
+	w      io.Writer
+	failed chan struct{} // closed on the first write error
 
 	mu       sync.Mutex
 	idle     sync.Cond // signalled when a flush ends
@@ -40,11 +40,9 @@ const MaxPending = 32 << 20
 // pin its memory.
 const maxSpare = 256 << 10
 
-// NewBatchWriter returns a writer on w. onErr, if not nil, is called once
-// with the first write error, on a goroutine of its own (so it may call
-// Close).
-func NewBatchWriter(w io.Writer, onErr func(error)) *BatchWriter {
-	b := &BatchWriter{w: w, onErr: onErr}
+// NewBatchWriter returns a writer on w.
+func NewBatchWriter(w io.Writer) *BatchWriter {
+	b := &BatchWriter{w: w, failed: make(chan struct{})}
 	b.idle.L = &b.mu
 	return b
 }
@@ -136,16 +134,25 @@ func (b *BatchWriter) flushLocked() {
 	b.idle.Broadcast()
 }
 
-// failLocked records the first error and reports it to onErr.
+// failLocked records the first error and closes Failed.
 func (b *BatchWriter) failLocked(err error) {
 	if b.err != nil {
 		return
 	}
 	b.err = err
 	b.pending = nil
-	if b.onErr != nil {
-		go b.onErr(err)
-	}
+	close(b.failed)
+}
+
+// Failed is closed when a write fails (not on Close: nothing failed then),
+// so the writer's owner can wait for that beside its other events.
+func (b *BatchWriter) Failed() <-chan struct{} { return b.failed }
+
+// Err returns the first write error, ErrWriterClosed after Close, or nil.
+func (b *BatchWriter) Err() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
 }
 
 // Close writes what is already queued, waiting for a flush in progress, and
@@ -159,6 +166,6 @@ func (b *BatchWriter) Close() {
 	}
 	b.flushLocked()
 	if b.err == nil {
-		b.err = ErrWriterClosed // not reported to onErr: nothing failed
+		b.err = ErrWriterClosed // Failed stays open: nothing failed
 	}
 }

@@ -28,7 +28,7 @@ func (c *countingBuffer) Write(p []byte) (int, error) {
 func TestBatchWriterDeliversEverythingInOrderPerWriter(t *testing.T) {
 	t.Parallel()
 	var out countingBuffer
-	b := packets.NewBatchWriter(&out, nil)
+	b := packets.NewBatchWriter(&out)
 	const writers, each = 8, 500
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
@@ -74,11 +74,11 @@ func (brokenLink) Write([]byte) (int, error) { return 0, errors.New("link down")
 
 func TestBatchWriterReportsFailure(t *testing.T) {
 	t.Parallel()
-	got := make(chan error, 1)
-	b := packets.NewBatchWriter(brokenLink{}, func(err error) { got <- err })
+	b := packets.NewBatchWriter(brokenLink{})
 	_ = b.Write(packets.TaskAck{ID: 1})
-	if err := <-got; err == nil || err.Error() != "link down" {
-		t.Fatalf("onErr got %v", err)
+	<-b.Failed()
+	if err := b.Err(); err == nil || err.Error() != "link down" {
+		t.Fatalf("Err after Failed: %v", err)
 	}
 	for i := 0; i < 10; i++ { // never blocks once the writer has failed
 		if err := b.Write(packets.TaskAck{ID: 2}); err != nil {
@@ -90,7 +90,7 @@ func TestBatchWriterReportsFailure(t *testing.T) {
 		t.Fatal("Write after a failure and Close succeeded")
 	}
 	big := packets.TaskResult{Body: string(make([]byte, packets.MaxPayload))}
-	d := packets.NewBatchWriter(io.Discard, nil)
+	d := packets.NewBatchWriter(io.Discard)
 	defer d.Close()
 	if err := d.Write(big); err == nil {
 		t.Fatal("an oversized frame was queued")
@@ -122,7 +122,7 @@ func (s *stepper) Write(p []byte) (int, error) {
 func TestBatchWriterCoalescesBehindASlowWrite(t *testing.T) {
 	t.Parallel()
 	g := newStepper(1)
-	b := packets.NewBatchWriter(g, nil)
+	b := packets.NewBatchWriter(g)
 	first := make(chan error)
 	go func() { first <- b.Write(packets.TaskAck{ID: 0}) }()
 	<-g.entered
@@ -159,7 +159,7 @@ func TestBatchWriterCoalescesBehindASlowWrite(t *testing.T) {
 func TestBatchWriterQueueWaitsForFlush(t *testing.T) {
 	t.Parallel()
 	var out countingBuffer
-	b := packets.NewBatchWriter(&out, nil)
+	b := packets.NewBatchWriter(&out)
 	for i := 0; i < 3; i++ {
 		if err := b.Queue(packets.TaskAck{ID: uint64(i)}); err != nil {
 			t.Fatal(err)
@@ -177,8 +177,7 @@ func TestBatchWriterQueueWaitsForFlush(t *testing.T) {
 func TestBatchWriterFailsWhenThePeerStopsReading(t *testing.T) {
 	t.Parallel()
 	g := newStepper(1)
-	got := make(chan error, 1)
-	b := packets.NewBatchWriter(g, func(err error) { got <- err })
+	b := packets.NewBatchWriter(g)
 	go func() { _ = b.Write(packets.TaskAck{}) }()
 	<-g.entered
 	body := string(make([]byte, 1<<20-64))
@@ -189,8 +188,9 @@ func TestBatchWriterFailsWhenThePeerStopsReading(t *testing.T) {
 	if err == nil {
 		t.Fatalf("queued more than %d bytes behind a stuck write", packets.MaxPending)
 	}
-	if reported := <-got; reported != err {
-		t.Fatalf("onErr got %v, Queue returned %v", reported, err)
+	<-b.Failed()
+	if reported := b.Err(); reported != err {
+		t.Fatalf("Err got %v, Queue returned %v", reported, err)
 	}
 	g.release <- struct{}{}
 	b.Close()
@@ -202,7 +202,7 @@ func TestBatchWriterFailsWhenThePeerStopsReading(t *testing.T) {
 func TestBatchWriterNeverReusesABufferBeingWritten(t *testing.T) {
 	t.Parallel()
 	s := newStepper(4)
-	b := packets.NewBatchWriter(s, nil)
+	b := packets.NewBatchWriter(s)
 	var want bytes.Buffer
 	queue := func(from, to uint64) {
 		for i := from; i < to; i++ {
@@ -246,7 +246,7 @@ func TestBatchWriterNeverReusesABufferBeingWritten(t *testing.T) {
 func TestBatchWriterYieldAndFlushWrites(t *testing.T) {
 	t.Parallel()
 	var out countingBuffer
-	b := packets.NewBatchWriter(&out, nil)
+	b := packets.NewBatchWriter(&out)
 	if err := b.Queue(packets.TaskAck{ID: 1}); err != nil {
 		t.Fatal(err)
 	}

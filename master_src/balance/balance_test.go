@@ -1,4 +1,4 @@
-package master
+package balance
 
 import (
 	"math"
@@ -22,25 +22,37 @@ type slave struct {
 // testTask is the task code and load the tests place.
 const testTask, testLoad = 1, 1
 
-// slaves builds members with those figures, in join order (seq 1, 2, ...),
+// testSlave is a slave as the tests own it: bare figures.
+type testSlave = Figures
+
+// views is ms as the algorithms see them.
+func views(ms []*testSlave) []Slave {
+	out := make([]Slave, len(ms))
+	for i, m := range ms {
+		out[i] = m
+	}
+	return out
+}
+
+// slaves builds slaves with those figures, in join order (seq 1, 2, ...),
 // tracked by a.
-func slaves(a Algorithm, figures ...slave) []*member {
-	ms := make([]*member, len(figures))
+func slaves(a Algorithm, figures ...slave) []*testSlave {
+	ms := make([]*testSlave, len(figures))
 	for i, f := range figures {
-		m := &member{seq: uint64(i + 1), outstanding: 1, factor: f.load, inFlight: f.inFlight,
-			maxLoad: 1 + testLoad + f.room, latency: make([]peakEWMA, taskCodes)}
-		m.latency[testTask].value = f.latency
-		a.track(m)
+		m := &testSlave{Seq: uint64(i + 1), Committed: 1, Factor: f.load, InFlight: f.inFlight,
+			MaxLoad: 1 + testLoad + f.room, Latency: make([]PeakEWMA, testTask+1)}
+		m.Latency[testTask].Value = f.latency
+		a.Track(m)
 		ms[i] = m
 	}
 	return ms
 }
 
 // pick returns the index in ms of a's choice, or -1 for none.
-func pick(a Algorithm, ms []*member, skip ...*member) int {
-	m := a.Pick(&choice{task: testTask, load: testLoad, members: ms, skip: skip})
+func pick(a Algorithm, ms []*testSlave, skip ...*testSlave) int {
+	got := a.Pick(&Choice{Task: testTask, Load: testLoad, Slaves: views(ms), Skip: views(skip)})
 	for i, x := range ms {
-		if x == m {
+		if Slave(x) == got {
 			return i
 		}
 	}
@@ -66,7 +78,7 @@ func TestAlgorithmPicks(t *testing.T) {
 		{"least_difference", []slave{{room: 10, inFlight: 3}, {room: 10, inFlight: 1}, {room: 10, inFlight: 1}}, 1},
 	}
 	for _, tt := range tests {
-		a, err := NewAlgorithm(tt.algo)
+		a, err := New(tt.algo)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,13 +92,13 @@ func TestAlgorithmPicks(t *testing.T) {
 // draining, or refused it), and finds none when none can.
 func TestAlgorithmsPickOnlySlavesThatFit(t *testing.T) {
 	t.Parallel()
-	for _, name := range AlgorithmNames() {
-		a, _ := NewAlgorithm(name)
+	for _, name := range Names() {
+		a, _ := New(name)
 		// The best by every algorithm's measure is full, draining or refused.
 		ms := slaves(a, slave{latency: 1e-9}, slave{latency: 1e-9}, slave{latency: 1e-9}, slave{load: 5, inFlight: 5, room: 1000, latency: 1e-3})
-		ms[0].maxLoad = ms[0].outstanding // full
-		a.track(ms[0])
-		ms[1].draining = true
+		ms[0].MaxLoad = ms[0].Committed // full
+		a.Track(ms[0])
+		ms[1].Draining = true
 		for i := 0; i < 20; i++ {
 			if got := pick(a, ms, ms[2]); got != 3 {
 				t.Fatalf("%s: picked %d, want 3, the only slave that fits", name, got)
@@ -105,17 +117,17 @@ func TestAlgorithmsPickOnlySlavesThatFit(t *testing.T) {
 // follows the load as tasks are placed and finish.
 func TestAlgorithmsFollowChanges(t *testing.T) {
 	t.Parallel()
-	a, _ := NewAlgorithm("least_load")
+	a, _ := New("least_load")
 	ms := slaves(a, slave{load: 1}, slave{load: 2})
 	if got := pick(a, ms); got != 0 {
 		t.Fatalf("picked %d, want 0", got)
 	}
-	ms[0].factor = 3
-	a.track(ms[0])
+	ms[0].Factor = 3
+	a.Track(ms[0])
 	if got := pick(a, ms); got != 1 {
 		t.Fatalf("after slave 0's load rose: picked %d, want 1", got)
 	}
-	a.untrack(ms[1])
+	a.Untrack(ms[1])
 	if got := pick(a, ms); got != 0 {
 		t.Fatalf("after slave 1 left: picked %d, want 0", got)
 	}
@@ -127,7 +139,7 @@ func TestIndexedAlgorithmsMatchAScan(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, name := range []string{"least_load", "least_difference", "least_latency"} {
-		a, _ := NewAlgorithm(name)
+		a, _ := New(name)
 		figures := make([]slave, 50)
 		for i := range figures {
 			figures[i] = slave{load: float64(rng.IntN(5)), inFlight: rng.IntN(4), room: uint64(rng.IntN(6)), latency: float64(rng.IntN(4)) / (1 << 20)}
@@ -137,16 +149,16 @@ func TestIndexedAlgorithmsMatchAScan(t *testing.T) {
 			m := ms[rng.IntN(len(ms))]
 			switch rng.IntN(4) {
 			case 0:
-				m.factor = float64(rng.IntN(5))
+				m.Factor = float64(rng.IntN(5))
 			case 1:
-				m.inFlight = rng.IntN(4)
+				m.InFlight = rng.IntN(4)
 			case 2:
-				m.maxLoad = m.outstanding + uint64(rng.IntN(6))
+				m.MaxLoad = m.Committed + uint64(rng.IntN(6))
 			case 3:
-				m.latency[testTask].value = float64(rng.IntN(4)) / (1 << 20) // exact sums: no rounding in the mean
+				m.Latency[testTask].Value = float64(rng.IntN(4)) / (1 << 20) // exact sums: no rounding in the mean
 			}
-			a.track(m)
-			c := &choice{task: testTask, load: testLoad + uint64(rng.IntN(3)), members: ms}
+			a.Track(m)
+			c := &Choice{Task: testTask, Load: testLoad + uint64(rng.IntN(3)), Slaves: views(ms)}
 			if got, want := a.Pick(c), scanPick(name, c); got != want {
 				t.Fatalf("%s, step %d: picked seq %v, a scan picks seq %v", name, step, seqOf(got), seqOf(want))
 			}
@@ -154,19 +166,19 @@ func TestIndexedAlgorithmsMatchAScan(t *testing.T) {
 	}
 }
 
-func seqOf(m *member) any {
-	if m == nil {
+func seqOf(s Slave) any {
+	if s == nil {
 		return nil
 	}
-	return m.seq
+	return s.Figures().Seq
 }
 
 // scanPick is the definition of the indexed algorithms, written as a scan
 // of every slave.
-func scanPick(name string, c *choice) *member {
-	var fit []*member
-	for _, m := range c.members {
-		if c.fits(m) {
+func scanPick(name string, c *Choice) Slave {
+	var fit []Slave
+	for _, m := range c.Slaves {
+		if c.Fits(m) {
 			fit = append(fit, m)
 		}
 	}
@@ -175,30 +187,31 @@ func scanPick(name string, c *choice) *member {
 	}
 	type score struct{ primary float64 }
 	sum, known := 0.0, 0
-	for _, m := range c.members {
-		if l := m.latency[c.task].value; l > 0 {
+	for _, s := range c.Slaves {
+		if l := s.Figures().Latency[c.Task].Value; l > 0 {
 			sum += l
 			known++
 		}
 	}
-	primary := func(m *member) float64 {
+	primary := func(s Slave) float64 {
+		m := s.Figures()
 		switch name {
 		case "least_load":
-			return m.load()
+			return m.Load()
 		case "least_difference":
-			return float64(m.maxLoad - m.outstanding)
+			return float64(m.MaxLoad - m.Committed)
 		default:
-			l := m.latency[c.task].value
+			l := m.Latency[c.Task].Value
 			if l == 0 {
 				l = sum / float64(known)
 			}
-			return l * float64(m.inFlight+1)
+			return l * float64(m.InFlight+1)
 		}
 	}
 	best := fit[0]
 	for _, m := range fit[1:] {
 		pm, pb := primary(m), primary(best)
-		if pm < pb || (pm == pb && m.inFlight < best.inFlight) {
+		if pm < pb || (pm == pb && m.Figures().InFlight < best.Figures().InFlight) {
 			best = m
 		}
 	}
@@ -207,16 +220,16 @@ func scanPick(name string, c *choice) *member {
 
 func TestRoundRobinCycle(t *testing.T) {
 	t.Parallel()
-	rr, _ := NewAlgorithm("round_robin")
+	rr, _ := New("round_robin")
 	ms := slaves(rr, slave{room: 9}, slave{room: 9}, slave{room: 9}, slave{room: 9})
 	// only makes the slaves with these join numbers the ones that fit (the
 	// others are full, or have left).
-	only := func(seqs ...uint64) []*member {
+	only := func(seqs ...uint64) []*testSlave {
 		for _, m := range ms {
-			m.maxLoad = m.outstanding
+			m.MaxLoad = m.Committed
 			for _, s := range seqs {
-				if m.seq == s {
-					m.maxLoad = m.outstanding + 10
+				if m.Seq == s {
+					m.MaxLoad = m.Committed + 10
 				}
 			}
 		}
@@ -242,21 +255,21 @@ func TestRoundRobinCycle(t *testing.T) {
 		{[]uint64{2, 4}, 2},
 	}
 	for i, s := range steps {
-		if got := ms[pick(rr, only(s.fit...))].seq; got != s.want {
+		if got := ms[pick(rr, only(s.fit...))].Seq; got != s.want {
 			t.Fatalf("step %d: picked seq %d, want %d", i, got, s.want)
 		}
 	}
 	// The last chosen (seq 2) leaves the pool: the cycle goes on after it.
 	only(1, 3, 4)
-	left := []*member{ms[0], ms[2], ms[3]}
-	if got := left[pick(rr, left)].seq; got != 3 {
+	left := []*testSlave{ms[0], ms[2], ms[3]}
+	if got := left[pick(rr, left)].Seq; got != 3 {
 		t.Fatalf("after the last chosen left: picked seq %d, want 3", got)
 	}
 }
 
 func TestNewAlgorithmUnknownListsValidNames(t *testing.T) {
 	t.Parallel()
-	_, err := NewAlgorithm("fastest")
+	_, err := New("fastest")
 	if err == nil {
 		t.Fatal("unknown algorithm accepted")
 	}
@@ -271,9 +284,9 @@ func TestNewAlgorithmUnknownListsValidNames(t *testing.T) {
 // and 1000 slaves that all have room (BenchmarkAcquire adds the filing
 // of the chosen slave's new figures).
 func BenchmarkPick(b *testing.B) {
-	for _, name := range AlgorithmNames() {
+	for _, name := range Names() {
 		for _, n := range []int{3, 100, 1000} {
-			a, _ := NewAlgorithm(name)
+			a, _ := New(name)
 			figures := make([]slave, n)
 			for i := range figures {
 				figures[i] = slave{load: float64((i * 7919) % 101), inFlight: i % 5, room: uint64((i*104729)%1000) + 1, latency: float64((i*31)%7) * 1e-6}
@@ -281,7 +294,7 @@ func BenchmarkPick(b *testing.B) {
 			ms := slaves(a, figures...)
 			b.Run(name+"/"+strconv.Itoa(n), func(b *testing.B) {
 				b.ReportAllocs()
-				c := &choice{task: testTask, load: testLoad, members: ms}
+				c := &Choice{Task: testTask, Load: testLoad, Slaves: views(ms)}
 				for b.Loop() {
 					a.Pick(c)
 				}
@@ -337,16 +350,16 @@ func TestLeastLatency(t *testing.T) {
 
 func TestPeakEWMA(t *testing.T) {
 	t.Parallel()
-	var e peakEWMA
+	var e PeakEWMA
 	now := time.Unix(1_800_000_000, 0)
-	e.observe(1, now)
-	e.observe(5, now.Add(time.Second)) // a peak is taken at once
-	if e.value != 5 {
-		t.Fatalf("after a peak: %v, want 5", e.value)
+	e.Observe(1, now)
+	e.Observe(5, now.Add(time.Second)) // a peak is taken at once
+	if e.Value != 5 {
+		t.Fatalf("after a peak: %v, want 5", e.Value)
 	}
-	e.observe(1, now.Add(time.Second+ewmaDecay)) // one time constant later: 1/e of the way back
+	e.Observe(1, now.Add(time.Second+EWMADecay)) // one time constant later: 1/e of the way back
 	want := 5*math.Exp(-1) + 1*(1-math.Exp(-1))
-	if math.Abs(e.value-want) > 1e-9 {
-		t.Fatalf("decay: %v, want %v", e.value, want)
+	if math.Abs(e.Value-want) > 1e-9 {
+		t.Fatalf("decay: %v, want %v", e.Value, want)
 	}
 }

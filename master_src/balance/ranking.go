@@ -1,4 +1,4 @@
-package master
+package balance
 
 import (
 	"math"
@@ -12,7 +12,7 @@ type rank struct {
 	figure   float64
 	inFlight int
 	seq      uint64
-	m        *member
+	s        Slave
 }
 
 func (a rank) less(b rank) bool {
@@ -34,20 +34,20 @@ var lowest = math.Inf(-1)
 // that fits (while the best ones have room, the first looked at fits).
 type ranking struct {
 	tree  *btree.BTreeG[rank]
-	filed map[*member]rank
+	filed map[Slave]rank
 
 	// The search in progress (first), and its visitor made once, so a
 	// search allocates nothing.
-	want  *choice
-	found *member
+	want  *Choice
+	found Slave
 	visit btree.ItemIteratorG[rank]
 }
 
 func newRanking() *ranking {
-	r := &ranking{tree: btree.NewG(16, rank.less), filed: map[*member]rank{}}
+	r := &ranking{tree: btree.NewG(16, rank.less), filed: map[Slave]rank{}}
 	r.visit = func(k rank) bool {
-		if r.want.fits(k.m) {
-			r.found = k.m
+		if r.want.Fits(k.s) {
+			r.found = k.s
 			return false
 		}
 		return true
@@ -55,24 +55,25 @@ func newRanking() *ranking {
 	return r
 }
 
-// file puts m in the ranking with figure, in place of where it stood.
-func (r *ranking) file(m *member, figure float64) {
-	r.remove(m)
-	k := rank{figure: figure, inFlight: m.inFlight, seq: m.seq, m: m}
+// file puts s in the ranking with figure, in place of where it stood.
+func (r *ranking) file(s Slave, figure float64) {
+	r.remove(s)
+	f := s.Figures()
+	k := rank{figure: figure, inFlight: f.InFlight, seq: f.Seq, s: s}
 	r.tree.ReplaceOrInsert(k)
-	r.filed[m] = k
+	r.filed[s] = k
 }
 
-func (r *ranking) remove(m *member) {
-	if k, ok := r.filed[m]; ok {
+func (r *ranking) remove(s Slave) {
+	if k, ok := r.filed[s]; ok {
 		r.tree.Delete(k)
-		delete(r.filed, m)
+		delete(r.filed, s)
 	}
 }
 
 // first returns the best-ranked slave with a figure of at least from that
 // fits c, or nil.
-func (r *ranking) first(from float64, c *choice) *member {
+func (r *ranking) first(from float64, c *Choice) Slave {
 	r.want, r.found = c, nil
 	r.tree.AscendGreaterOrEqual(rank{figure: from, inFlight: math.MinInt}, r.visit)
 	found := r.found

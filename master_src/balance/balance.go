@@ -1,0 +1,121 @@
+// Package balance holds the load-balancing algorithms. An algorithm sees a
+// slave only through Slave, a read-only view of its placement figures, so
+// the master and the lab's simulator drive the same code: neither the
+// algorithms' state nor their choices depend on who owns the slaves.
+//
+// The caller serialises every call to an Algorithm (the master holds its
+// pool's lock), so an algorithm keeps state without locking. It tells the
+// algorithm of every slave that joins (Track), of every change to a slave's
+// figures (Track again), and of every slave that leaves (Untrack). With
+// that an algorithm keeps the slaves in its own order and chooses in
+// O(log N), not by scanning the pool.
+package balance
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Figures are what the master knows of a slave for placement. The caller
+// owns them: it changes them only between calls to the algorithm, and
+// tracks the slave again after each change.
+type Figures struct {
+	// Seq is the slave's place in join order, unique within a pool.
+	Seq uint64
+	// Committed is the load placed on the slave and not yet seen finished;
+	// MaxLoad the most it accepts.
+	Committed, MaxLoad uint64
+	// Factor is the CPU fraction from the slave's last load report.
+	Factor float64
+	// InFlight counts the tasks placed on the slave and not finished.
+	InFlight int
+	// Draining is set once the slave said it is leaving: it takes no task.
+	Draining bool
+	// Latency is, by task code, the peak-EWMA of the round trip per unit of
+	// task load, in seconds (zero value: none observed).
+	Latency []PeakEWMA
+}
+
+// Load is the load figure the load-aware algorithms compare: the committed
+// load the master itself counts, times the reported CPU fraction, so it
+// never goes stale between reports.
+func (f *Figures) Load() float64 { return float64(f.Committed) * f.Factor }
+
+// Slave is an algorithm's view of one slave. Figures returns the same
+// pointer for the slave's whole life; an algorithm only reads through it.
+type Slave interface {
+	Figures() *Figures
+}
+
+// Choice is one placement as an algorithm sees it: a task of type Task and
+// load Load, the pool in join order, and the slaves that refused this task
+// (passed over).
+type Choice struct {
+	Task   uint8
+	Load   uint64
+	Slaves []Slave
+	Skip   []Slave
+}
+
+// Fits reports whether s may take the task: it is not draining, the task
+// fits under its max load, and it has not refused the task.
+func (c *Choice) Fits(s Slave) bool {
+	f := s.Figures()
+	total := f.Committed + c.Load
+	return !f.Draining && total <= f.MaxLoad && total >= c.Load && !slices.Contains(c.Skip, s)
+}
+
+// Algorithm chooses the slave for each task.
+type Algorithm interface {
+	// Pick returns the slave for the task, among those c.Fits, or nil when
+	// none fits.
+	Pick(c *Choice) Slave
+	// Track files a slave that joined or whose figures changed.
+	Track(s Slave)
+	// Untrack forgets a slave that left.
+	Untrack(s Slave)
+}
+
+// algorithms maps each name accepted on the command line to a constructor
+// taking a random seed (used by the algorithms that draw).
+var algorithms = map[string]func(seed uint64) Algorithm{
+	"first_available":  func(uint64) Algorithm { return firstAvailable{} },
+	"round_robin":      func(uint64) Algorithm { return &roundRobin{} },
+	"least_load":       func(uint64) Algorithm { return &leastLoad{byLoad: newRanking()} },
+	"least_difference": func(uint64) Algorithm { return &leastDifference{byRoom: newRanking()} },
+	"power_of_two":     func(seed uint64) Algorithm { return newPowerOfTwo(seed) },
+	"least_latency":    func(uint64) Algorithm { return newLeastLatency() },
+}
+
+// Default is the algorithm used when none is named.
+const Default = "round_robin"
+
+// Names lists the valid algorithm names, sorted.
+func Names() []string {
+	names := make([]string, 0, len(algorithms))
+	for n := range algorithms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// New returns a fresh instance of the named algorithm, seeded at random.
+func New(name string) (Algorithm, error) { return NewSeeded(name, rand.Uint64()) }
+
+// NewSeeded returns a fresh instance of the named algorithm whose random
+// draws, if any, follow seed: a simulation with a fixed seed repeats.
+func NewSeeded(name string, seed uint64) (Algorithm, error) {
+	mk, ok := algorithms[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown algorithm %q: valid ones are %s", name, strings.Join(Names(), ", "))
+	}
+	return mk(seed), nil
+}
+
+// Figures is itself a Slave, for owners that need nothing else (tests, the
+// simulator) and for types that embed it.
+func (f *Figures) Figures() *Figures { return f }

@@ -1,0 +1,104 @@
+package balance
+
+// leastLatency takes the slave expected to answer soonest: its peak-EWMA
+// round trip per unit of load, for tasks of this type, times its tasks in
+// flight plus this one (Finagle's and Linkerd's peak-EWMA). A slave with no
+// observation yet is priced at the mean of the pool's slaves with one (full
+// or draining ones included: the mean describes the hosts, not who has room
+// now), so newcomers get work without being flooded. Ties: fewer in flight,
+// then join order. Per task type it keeps two orders: the slaves with an
+// observation by score, those without by tasks in flight; the best of each
+// is compared. Task types are indexed by code, as in Figures.Latency.
+type leastLatency struct {
+	known, unknown []*ranking // by task code
+	sum            []float64  // by task code: the observed latencies' sum
+	count          []int      // and how many slaves have one
+	filed          map[Slave][]float64
+}
+
+func newLeastLatency() *leastLatency {
+	return &leastLatency{filed: map[Slave][]float64{}}
+}
+
+// grow makes room for task codes below n; the slaves already tracked are
+// filed as unobserved for the new codes.
+func (l *leastLatency) grow(n int) {
+	for t := len(l.known); t < n; t++ {
+		l.known = append(l.known, newRanking())
+		l.unknown = append(l.unknown, newRanking())
+		l.sum = append(l.sum, 0)
+		l.count = append(l.count, 0)
+		for s, filed := range l.filed {
+			l.unknown[t].file(s, 0)
+			l.filed[s] = append(filed, 0)
+		}
+	}
+}
+
+func (l *leastLatency) Track(s Slave) {
+	f := s.Figures()
+	l.grow(len(f.Latency))
+	filed := l.filed[s]
+	if filed == nil {
+		filed = make([]float64, len(l.known))
+		l.filed[s] = filed
+	}
+	for t := range l.known {
+		lat := 0.0
+		if t < len(f.Latency) {
+			lat = f.Latency[t].Value
+		}
+		l.forget(t, filed[t])
+		filed[t] = lat
+		if lat > 0 {
+			l.sum[t] += lat
+			l.count[t]++
+			l.unknown[t].remove(s)
+			l.known[t].file(s, lat*float64(f.InFlight+1))
+		} else {
+			l.known[t].remove(s)
+			l.unknown[t].file(s, 0)
+		}
+	}
+}
+
+// forget takes a slave's filed latency for task t out of the mean.
+func (l *leastLatency) forget(t int, lat float64) {
+	if lat > 0 {
+		l.sum[t] -= lat
+		l.count[t]--
+		if l.count[t] == 0 {
+			l.sum[t] = 0 // no rounding residue carried into the next mean
+		}
+	}
+}
+
+func (l *leastLatency) Untrack(s Slave) {
+	for t, lat := range l.filed[s] {
+		l.forget(t, lat)
+		l.known[t].remove(s)
+		l.unknown[t].remove(s)
+	}
+	delete(l.filed, s)
+}
+
+func (l *leastLatency) Pick(c *Choice) Slave {
+	l.grow(int(c.Task) + 1)
+	known := l.known[c.Task].first(lowest, c)
+	fresh := l.unknown[c.Task].first(lowest, c)
+	if known == nil || fresh == nil {
+		if known == nil {
+			return fresh
+		}
+		return known
+	}
+	t := int(c.Task)
+	prior := l.sum[t] / float64(l.count[t])
+	kf, ff := known.Figures(), fresh.Figures()
+	k := rank{figure: l.filed[known][t] * float64(kf.InFlight+1), inFlight: kf.InFlight, seq: kf.Seq}
+	f := rank{figure: prior * float64(ff.InFlight+1), inFlight: ff.InFlight, seq: ff.Seq}
+	if f.less(k) {
+		return fresh
+	}
+	return known
+}
