@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lbproject/loadbalancer/common/config"
 	"github.com/lbproject/loadbalancer/common/constants"
 	"github.com/lbproject/loadbalancer/common/logger"
 	"github.com/lbproject/loadbalancer/master_src/balance"
@@ -94,7 +95,18 @@ func NewOptions() Options {
 	}
 }
 
+// validate checks o; its errors are configuration mistakes (config.Invalid).
 func (o Options) validate() error {
+	if err := o.check(); err != nil {
+		return config.Invalid(err)
+	}
+	return nil
+}
+
+func (o Options) check() error {
+	if _, err := balance.New(o.Algorithm); err != nil {
+		return err
+	}
 	switch {
 	case o.ReadHeaderTimeout <= 0:
 		return fmt.Errorf("read header timeout must be positive")

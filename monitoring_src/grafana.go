@@ -31,6 +31,7 @@ import (
 
 // Defaults for GrafanaOptions.
 const (
+	DefaultGrafanaURL     = "http://localhost:3000"
 	DefaultPrometheusPort = 9090
 	DefaultDashboardUID   = "plugnplay-lb"
 	DefaultGrafanaTimeout = 10 * time.Second

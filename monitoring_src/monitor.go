@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lbproject/loadbalancer/common/config"
 	"github.com/lbproject/loadbalancer/common/discovery"
 	"github.com/lbproject/loadbalancer/common/netif"
 	"github.com/lbproject/loadbalancer/common/packets"
@@ -39,7 +40,7 @@ func New(opts Options) (*Monitor, error) {
 	opts.Grafana.Log = opts.Log
 	g, err := NewGrafana(opts.Grafana)
 	if err != nil {
-		return nil, err
+		return nil, config.Invalid(err)
 	}
 	ifc, err := netif.Resolve(opts.Iface)
 	if err != nil {
@@ -88,7 +89,10 @@ func (mon *Monitor) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		master, err := discovery.Join(ctx, mon.udp, cfg, true, confirm)
 		if err != nil {
-			break
+			if ctx.Err() != nil {
+				break
+			}
+			return fmt.Errorf("joining a master: %w", err)
 		}
 		conn, _, err := discovery.AcceptLink(ctx, mon.ln, packets.LinkMonitor, master,
 			time.Now().Add(mon.opts.LinkTimeout), log)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lbproject/loadbalancer/common/config"
 	"github.com/lbproject/loadbalancer/common/constants"
 	"github.com/lbproject/loadbalancer/common/logger"
 )
@@ -45,10 +46,10 @@ func NewOptions() Options {
 	return Options{
 		DiscoveryPort: constants.DiscoveryPort,
 		Grafana: GrafanaOptions{
-			URL:            "http://localhost:3000",
-			PrometheusPort: 9090,
-			DashboardUID:   "plugnplay-lb",
-			Timeout:        10 * time.Second,
+			URL:            DefaultGrafanaURL,
+			PrometheusPort: DefaultPrometheusPort,
+			DashboardUID:   DefaultDashboardUID,
+			Timeout:        DefaultGrafanaTimeout,
 		},
 		Interval:      5 * time.Second,
 		JoinFirstWait: 250 * time.Millisecond,
@@ -63,12 +64,13 @@ func NewOptions() Options {
 // (one minute by default), which frees the slot of a silent monitor.
 const maxInterval = 30 * time.Second
 
+// validate checks o; its errors are configuration mistakes (config.Invalid).
 func (o Options) validate() error {
 	if o.Interval <= 0 || o.Interval > maxInterval {
-		return fmt.Errorf("interval must be between 0 and %s, got %s", maxInterval, o.Interval)
+		return config.Invalid(fmt.Errorf("interval must be between 0 and %s, got %s", maxInterval, o.Interval))
 	}
 	if o.LinkTimeout <= 0 {
-		return fmt.Errorf("link timeout must be positive")
+		return config.Invalid(fmt.Errorf("link timeout must be positive"))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -271,4 +272,23 @@ func (c *CoreShare) close() {
 func sharedCores(cores, slaves int) int {
 	slaves = max(slaves, 1)
 	return max(1, (cores+slaves-1)/slaves)
+}
+
+// shareCores applies Options.Procs and, unless GOMAXPROCS is fixed, keeps
+// it at this slave's share of the host's cores, counting this slave for the
+// others until ctx ends: after the slave has drained its tasks, not when it
+// is told to stop.
+func (s *Slave) shareCores(ctx context.Context) {
+	log := s.opts.Log
+	if s.opts.Procs > 0 {
+		runtime.GOMAXPROCS(s.opts.Procs)
+	}
+	env, err := strconv.Atoi(os.Getenv("GOMAXPROCS"))
+	auto := s.opts.Procs == 0 && (err != nil || env < 1) // the runtime ignores such a $GOMAXPROCS too
+	share, err := JoinCoreShare(DefaultCoreShareDir(), auto, log)
+	if err != nil {
+		log.Warning("not counted among the slaves on this host, which may oversubscribe its cores", "err", err)
+		return
+	}
+	share.Run(ctx)
 }

@@ -3,9 +3,14 @@
 package slave
 
 import (
+	"errors"
+	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/lbproject/loadbalancer/common/config"
 	"github.com/lbproject/loadbalancer/common/constants"
 	"github.com/lbproject/loadbalancer/common/logger"
 )
@@ -46,6 +51,13 @@ type Options struct {
 	// DrainTimeout bounds how long a stopping slave waits for its tasks.
 	DrainTimeout time.Duration
 
+	// ShareCores, for the daemon (never in-process slaves: GOMAXPROCS is the
+	// process's), counts this slave among those of its host and, with Procs
+	// 0 and no $GOMAXPROCS, keeps GOMAXPROCS at its share of the cores.
+	ShareCores bool
+	// Procs, when positive, fixes GOMAXPROCS (with ShareCores).
+	Procs int
+
 	// LoadMetric names how the reported load is computed from the
 	// committed load (loadmetric.go).
 	LoadMetric string
@@ -73,6 +85,33 @@ func NewOptions() Options {
 		DrainTimeout:  30 * time.Second,
 		Log:           logger.Discard(),
 	}
+}
+
+// validate checks o; its errors are configuration mistakes (config.Invalid).
+func (o Options) validate() error {
+	var err error
+	switch {
+	case o.MaxLoad == 0:
+		err = errors.New("max load must be positive")
+	case o.Workers < 0:
+		err = fmt.Errorf("workers must not be negative, got %d", o.Workers)
+	case o.Procs < 0:
+		err = fmt.Errorf("procs must not be negative, got %d", o.Procs)
+	case o.DiscoveryPort < 1 || o.DiscoveryPort > 65535:
+		err = fmt.Errorf("discovery port must be 1-65535, got %d", o.DiscoveryPort)
+	case o.JoinFirstWait <= 0 || o.JoinMaxWait < o.JoinFirstWait:
+		err = errors.New("join waits must be positive, the first no longer than the most")
+	case o.ConfirmBurst < 1 || o.MissedPolls < 1:
+		err = errors.New("confirm burst and missed polls must be at least 1")
+	case o.LinkTimeout <= 0 || o.DrainTimeout < 0:
+		err = errors.New("link timeout must be positive and drain timeout not negative")
+	case o.CPUFraction == nil && !slices.Contains(LoadMetricNames(), o.LoadMetric):
+		err = fmt.Errorf("unknown load metric %q: valid ones are %s", o.LoadMetric, strings.Join(LoadMetricNames(), ", "))
+	}
+	if err != nil {
+		return config.Invalid(err)
+	}
+	return nil
 }
 
 // DefaultTargetDir is where `make slave_preproc` points Prometheus.

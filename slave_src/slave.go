@@ -37,6 +37,9 @@ type Slave struct {
 // New resolves the interface and opens the slave's sockets: the three TCP
 // listeners first, then the UDP socket whose port is the slave's ID.
 func New(opts Options) (*Slave, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	ifc, err := netif.Resolve(opts.Iface)
 	if err != nil {
 		return nil, err
@@ -115,6 +118,9 @@ func (s *Slave) Run(ctx context.Context) error {
 	// scraped until it is gone.
 	pubCtx, stopPub := context.WithCancel(context.Background())
 	defer stopPub()
+	if s.opts.ShareCores {
+		wg.Go(func() { s.shareCores(pubCtx) })
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -134,7 +140,10 @@ func (s *Slave) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		master, err := discovery.Join(ctx, s.udp, cfg, false, confirm)
 		if err != nil {
-			break
+			if ctx.Err() != nil {
+				break
+			}
+			return fmt.Errorf("joining a master: %w", err)
 		}
 		log.Info("master accepted join", "master", master.Addr)
 		ss, err := s.acceptLinks(ctx, master)

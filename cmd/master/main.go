@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lbproject/loadbalancer/common/cli"
+	"github.com/lbproject/loadbalancer/common/config"
 	"github.com/lbproject/loadbalancer/common/logger"
 	master "github.com/lbproject/loadbalancer/master_src"
 	"github.com/lbproject/loadbalancer/master_src/balance"
@@ -53,15 +54,15 @@ func run(ctx context.Context) error {
 	case 1:
 		o.Algorithm = args[0]
 	default:
-		return fmt.Errorf("one algorithm at most, got %q", args)
+		return cli.Usagef("one algorithm at most, got %q", args)
 	}
 	if *procs < 1 {
-		return fmt.Errorf("-procs must be at least 1, got %d", *procs)
+		return cli.Usagef("-procs must be at least 1, got %d", *procs)
 	}
 	runtime.GOMAXPROCS(*procs)
 	o.Secret = cli.Secret(*secret)
 	if o.Log, err = logger.New("master", os.Stderr, *level); err != nil {
-		return err
+		return config.Invalid(err)
 	}
 	m, err := master.New(o)
 	if err != nil {

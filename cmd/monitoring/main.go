@@ -4,13 +4,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/lbproject/loadbalancer/common/cli"
+	"github.com/lbproject/loadbalancer/common/config"
 	"github.com/lbproject/loadbalancer/common/logger"
 	monitor "github.com/lbproject/loadbalancer/monitoring_src"
 )
@@ -46,14 +46,13 @@ func run(ctx context.Context) error {
 	case len(args) == 0 && os.Getenv("GRAFANA_KEY") != "":
 		o.Grafana.Key = os.Getenv("GRAFANA_KEY")
 	case len(args) == 0:
-		fs.Usage()
-		return errors.New("missing the Grafana key (argument or GRAFANA_KEY)")
+		return cli.Usagef("missing the Grafana key (argument or GRAFANA_KEY); see -h")
 	default:
-		return fmt.Errorf("one Grafana key at most, got %d arguments", len(args))
+		return cli.Usagef("one Grafana key at most, got %d arguments", len(args))
 	}
 	o.Secret = cli.Secret(*secret)
 	if o.Log, err = logger.New("monitoring", os.Stderr, *level); err != nil {
-		return err
+		return config.Invalid(err)
 	}
 	m, err := monitor.New(o)
 	if err != nil {

@@ -6,11 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime"
-	"strconv"
 	"strings"
 
 	"github.com/lbproject/loadbalancer/common/cli"
+	"github.com/lbproject/loadbalancer/common/config"
 	"github.com/lbproject/loadbalancer/common/logger"
 	slave "github.com/lbproject/loadbalancer/slave_src"
 )
@@ -34,7 +33,7 @@ func run(ctx context.Context) error {
 	fs.StringVar(&o.TargetDir, "sd-dir", o.TargetDir, "directory where the slave publishes its /metrics endpoint for Prometheus file_sd (skipped when missing)")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", o.DrainTimeout, "on SIGTERM or Ctrl-C, how long to finish the tasks held before leaving (a second signal stops at once)")
 	fs.DurationVar(&o.LinkTimeout, "link-timeout", o.LinkTimeout, "how long to wait for the master to open the links after its ACK")
-	procs := fs.Int("procs", 0, "cores the slave's Go runtime computes on (GOMAXPROCS); 0: the host's cores shared evenly among the slaves running on it, followed as slaves come and go ($GOMAXPROCS if set)")
+	fs.IntVar(&o.Procs, "procs", o.Procs, "cores the slave's Go runtime computes on (GOMAXPROCS); 0: the host's cores shared evenly among the slaves running on it, followed as slaves come and go ($GOMAXPROCS if set)")
 	secret := cli.SecretFlag(fs)
 	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
 	args, err := cli.Parse(fs, os.Args[1:])
@@ -42,53 +41,15 @@ func run(ctx context.Context) error {
 		return err
 	}
 	if len(args) > 0 {
-		return fmt.Errorf("unexpected arguments %q", args)
+		return cli.Usagef("unexpected arguments %q", args)
 	}
-	if o.MaxLoad == 0 {
-		return fmt.Errorf("-max-load must be positive")
-	}
-	if o.Workers < 0 {
-		return fmt.Errorf("-workers must not be negative")
-	}
-	if *procs < 0 {
-		return fmt.Errorf("-procs must not be negative")
-	}
-	o.Secret = cli.Secret(*secret)
+	o.Secret, o.ShareCores = cli.Secret(*secret), true
 	if o.Log, err = logger.New("slave", os.Stderr, *level); err != nil {
-		return err
+		return config.Invalid(err)
 	}
 	s, err := slave.New(o)
 	if err != nil {
 		return err
 	}
-	stop := shareCores(*procs, o.Log)
-	defer stop()
 	return s.Run(ctx)
-}
-
-// shareCores sets GOMAXPROCS to procs, or with procs 0 and no $GOMAXPROCS
-// keeps it at this slave's share of the host's cores, and counts this slave
-// for the others on the host until stop is called: after the slave has
-// drained its tasks, not when it is told to stop.
-func shareCores(procs int, log *logger.Logger) (stop func()) {
-	if procs > 0 {
-		runtime.GOMAXPROCS(procs)
-	}
-	env, err := strconv.Atoi(os.Getenv("GOMAXPROCS"))
-	auto := procs == 0 && (err != nil || env < 1) // the runtime ignores such a $GOMAXPROCS too
-	share, err := slave.JoinCoreShare(slave.DefaultCoreShareDir(), auto, log)
-	if err != nil {
-		log.Warning("not counted among the slaves on this host, which may oversubscribe its cores", "err", err)
-		return func() {}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		share.Run(ctx)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
 }

@@ -7,18 +7,36 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/lbproject/loadbalancer/common/config"
 )
+
+// Usagef is a command-line mistake found after parsing (an extra argument,
+// a value out of range): Run prints it on one line and exits 2.
+func Usagef(format string, args ...any) error {
+	return config.Invalid(fmt.Errorf(format, args...))
+}
 
 // Parse parses fs over args, letting flags come before or after positional
 // arguments (`./master -iface lo least_load` and `./master least_load -iface
 // lo` both work), and returns the positional ones.
+// A mistake is returned for Run to print on one line, not followed by the
+// whole usage text; -h prints the usage.
 func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	defer fs.SetOutput(out)
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				fs.Usage()
+			}
 			return nil, errUsage{err}
 		}
 		if fs.NArg() == 0 {
@@ -32,14 +50,15 @@ func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// errUsage marks a command-line error the flag package has already printed.
+// errUsage marks a command-line error found by the flag package.
 type errUsage struct{ error }
 
 func (e errUsage) Unwrap() error { return e.error }
 
 // Run runs f with a context that ends on SIGINT or SIGTERM (a second signal
-// kills the process) and exits the process: 0 on success or -h, 2 on a command-line error, 1 with the error
-// printed otherwise.
+// kills the process) and exits the process: 0 on success or -h; 2 on a
+// command-line mistake (a flag the flag package refused, or an error marked
+// config.Invalid), printed on one line; 1 with the error printed otherwise.
 func Run(name string, f func(ctx context.Context) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -52,7 +71,8 @@ func Run(name string, f func(ctx context.Context) error) {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		os.Exit(0)
-	case errors.As(err, &usage):
+	case errors.As(err, &usage), errors.Is(err, config.ErrInvalid):
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(2)
 	default:
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)

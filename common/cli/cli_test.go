@@ -146,6 +146,8 @@ func runHelper(mode string) {
 			fs, _ := newFlagSet()
 			_, err := Parse(fs, []string{"-nope"})
 			return fmt.Errorf("wrapped: %w", err)
+		case "invalid":
+			return fmt.Errorf("starting: %w", Usagef("-n must be positive, got %d", -1))
 		default:
 			return errors.New("it broke")
 		}
@@ -165,7 +167,8 @@ func TestRunExitCodes(t *testing.T) {
 	}{
 		{"ok", 0, ""},
 		{"help", 0, ""},
-		{"usage", 2, ""},
+		{"usage", 2, "prog: wrapped: flag provided but not defined: -nope\n"},
+		{"invalid", 2, "prog: starting: -n must be positive, got -1\n"},
 		{"fail", 1, "prog: it broke\n"},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/logger"
+	"github.com/lbproject/loadbalancer/common/neterr"
 	"github.com/lbproject/loadbalancer/common/netif"
 	"github.com/lbproject/loadbalancer/common/packets"
 )
@@ -72,18 +73,29 @@ func Join(ctx context.Context, conn *net.UDPConn, cfg Config, monitor bool, conf
 		case !m.Accepted:
 			cfg.Log.Warning("master refused join", "master", from, "reason", m.Reason)
 		default:
-			c := confirm(m.Token)
-			for i := 0; i < cfg.ConfirmBurst; i++ {
-				// each copy sealed apart: a fresh nonce, or the master would
-				// take the copies for replays
-				if _, err := conn.WriteToUDPAddrPort(cfg.Guard.Seal(c), from); err != nil {
-					return Master{}, fmt.Errorf("confirming join to %s: %w", from, err)
-				}
+			err := sendConfirms(conn, cfg, from, confirm(m.Token))
+			switch {
+			case err == nil:
+				return Master{Addr: from, Token: m.Token}, nil
+			case !neterr.Transient(err):
+				return Master{}, err
 			}
-			return Master{Addr: from, Token: m.Token}, nil
+			// the network went away under the confirms: join again
+			cfg.Log.Warning("join confirm not sent, trying again", "master", from, "err", err)
 		}
 		wait = min(2*wait, cfg.MaxWait)
 	}
+}
+
+// sendConfirms sends the burst of confirms, each copy sealed apart: a fresh
+// nonce, or the master would take the copies for replays.
+func sendConfirms(conn *net.UDPConn, cfg Config, to netip.AddrPort, c packets.Message) error {
+	for i := 0; i < cfg.ConfirmBurst; i++ {
+		if _, err := conn.WriteToUDPAddrPort(cfg.Guard.Seal(c), to); err != nil {
+			return fmt.Errorf("confirming join to %s: %w", to, err)
+		}
+	}
+	return nil
 }
 
 var errNoReply = errors.New("no reply")
