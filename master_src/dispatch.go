@@ -11,8 +11,8 @@ import (
 	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
-// Result is a finished task.
-type Result struct {
+// taskOutcome is a finished task.
+type taskOutcome struct {
 	TaskID   uint64
 	Value    string
 	Slave    nodeKey
@@ -25,12 +25,12 @@ var (
 	errTaskFailed  = errors.New("task failed")
 )
 
-// Submit places task t with input n on a slave and waits for its result.
+// runTask places task t with input n on a slave and waits for its result.
 // A refusal sends it to another slave; a slave lost under it sends it to
 // another, up to MaxAttempts slaves. It fails with errNoCapacity or
 // errQueueFull (no slave had room in time), errTaskTimeout, errTaskFailed,
 // or ctx's error. Every task it numbers is listed by /api/tasks.
-func (m *Master) Submit(ctx context.Context, t tasks.Task, n uint64) (Result, error) {
+func (m *Master) runTask(ctx context.Context, t tasks.Task, n uint64) (taskOutcome, error) {
 	start := time.Now()
 	res, err := m.submit(ctx, t, n, start)
 	rec := taskRecord{id: res.TaskID, task: t.Name, n: n, slave: res.Slave, start: start,
@@ -42,7 +42,7 @@ func (m *Master) Submit(ctx context.Context, t tasks.Task, n uint64) (Result, er
 	return res, err
 }
 
-func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.Time) (Result, error) {
+func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.Time) (taskOutcome, error) {
 	id := m.taskSeq.Add(1)
 	load := t.Load(n)
 	var skip []balance.Slave
@@ -56,7 +56,7 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				err = errTaskTimeout
 			}
-			return Result{TaskID: id}, err
+			return taskOutcome{TaskID: id}, err
 		}
 		if !dispatched {
 			// From the first dispatch on, the task timeout bounds everything,
@@ -77,13 +77,13 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 				m.log.Warning("task timed out", "task_id", id, "slave", mb.s.key.nodeKey, "after", time.Since(start))
 				err = errTaskTimeout
 			}
-			return Result{TaskID: id, Slave: mb.s.key.nodeKey}, err
+			return taskOutcome{TaskID: id, Slave: mb.s.key.nodeKey}, err
 		case ev.kind == outcomeResult && ev.result.OK:
-			return Result{TaskID: id, Value: ev.result.Body, Slave: mb.s.key.nodeKey, Duration: time.Since(start),
+			return taskOutcome{TaskID: id, Value: ev.result.Body, Slave: mb.s.key.nodeKey, Duration: time.Since(start),
 				Compute: time.Duration(ev.result.ComputeMicros) * time.Microsecond}, nil
 		case ev.kind == outcomeResult:
 			m.log.Warning("task failed on slave", "task_id", id, "slave", mb.s.key.nodeKey, "err", ev.result.Body)
-			return Result{TaskID: id, Slave: mb.s.key.nodeKey}, fmt.Errorf("%w on %s: %s", errTaskFailed, mb.s.key.nodeKey, ev.result.Body)
+			return taskOutcome{TaskID: id, Slave: mb.s.key.nodeKey}, fmt.Errorf("%w on %s: %s", errTaskFailed, mb.s.key.nodeKey, ev.result.Body)
 		case ev.kind == outcomeNak:
 			skip = append(skip, mb)
 			m.log.Info("slave refused task", "task_id", id, "slave", mb.s.key.nodeKey, "reason", ev.reason)
@@ -92,7 +92,7 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 			m.log.Warning("slave lost with task", "task_id", id, "slave", mb.s.key.nodeKey, "cause", ev.reason)
 			if attempts >= m.opts.MaxAttempts {
 				m.log.Error("task given up", "task_id", id, "task", t.Name, "n", n, "attempts", attempts)
-				return Result{TaskID: id}, fmt.Errorf("%w: %d slaves were lost while running it", errTaskFailed, attempts)
+				return taskOutcome{TaskID: id}, fmt.Errorf("%w: %d slaves were lost while running it", errTaskFailed, attempts)
 			}
 			m.metrics.redispatched.Inc()
 		}

@@ -72,7 +72,7 @@ func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t tasks.Task)
 	if err != nil {
 		return respondError(w, r, http.StatusBadRequest, err.Error())
 	}
-	res, err := m.Submit(r.Context(), t, n)
+	res, err := m.runTask(r.Context(), t, n)
 	switch {
 	case err == nil:
 	case errors.Is(err, errNoCapacity), errors.Is(err, errQueueFull):

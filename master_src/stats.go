@@ -165,7 +165,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return d[min(max(rank, 1), len(d))-1]
 }
 
-// finished records a task that Submit is done with.
+// finished records a task that runTask is done with.
 func (s *stats) finished(r taskRecord, value string) {
 	if len(s.tasks) == 0 {
 		return

@@ -10,14 +10,20 @@ package balance
 // observation by score, those without by tasks in flight; the best of each
 // is compared. Task types are indexed by code, as in Figures.Latency.
 type leastLatency struct {
-	known, unknown []*ranking // by task code
-	sum            []float64  // by task code: the observed latencies' sum
-	count          []int      // and how many slaves have one
-	filed          map[Slave][]float64
+	known, unknown []*ranking              // by task code
+	sum            []float64               // by task code: the observed latencies' sum
+	count          []int                   // and how many slaves have one
+	filed          map[*Figures]*latencies // by slave
+}
+
+// latencies are a tracked slave and the latency filed for it, by task code.
+type latencies struct {
+	s   Slave
+	lat []float64
 }
 
 func newLeastLatency() *leastLatency {
-	return &leastLatency{filed: map[Slave][]float64{}}
+	return &leastLatency{filed: map[*Figures]*latencies{}}
 }
 
 // grow makes room for task codes below n; the slaves already tracked are
@@ -28,9 +34,9 @@ func (l *leastLatency) grow(n int) {
 		l.unknown = append(l.unknown, newRanking())
 		l.sum = append(l.sum, 0)
 		l.count = append(l.count, 0)
-		for s, filed := range l.filed {
-			l.unknown[t].file(s, 0)
-			l.filed[s] = append(filed, 0)
+		for _, x := range l.filed {
+			l.unknown[t].file(x.s, 0)
+			x.lat = append(x.lat, 0)
 		}
 	}
 }
@@ -38,18 +44,18 @@ func (l *leastLatency) grow(n int) {
 func (l *leastLatency) Track(s Slave) {
 	f := s.Figures()
 	l.grow(len(f.Latency))
-	filed := l.filed[s]
-	if filed == nil {
-		filed = make([]float64, len(l.known))
-		l.filed[s] = filed
+	x := l.filed[f]
+	if x == nil {
+		x = &latencies{s: s, lat: make([]float64, len(l.known))}
+		l.filed[f] = x
 	}
 	for t := range l.known {
 		lat := 0.0
 		if t < len(f.Latency) {
 			lat = f.Latency[t].Value
 		}
-		l.forget(t, filed[t])
-		filed[t] = lat
+		l.forget(t, x.lat[t])
+		x.lat[t] = lat
 		if lat > 0 {
 			l.sum[t] += lat
 			l.count[t]++
@@ -74,12 +80,17 @@ func (l *leastLatency) forget(t int, lat float64) {
 }
 
 func (l *leastLatency) Untrack(s Slave) {
-	for t, lat := range l.filed[s] {
+	f := s.Figures()
+	x := l.filed[f]
+	if x == nil {
+		return
+	}
+	for t, lat := range x.lat {
 		l.forget(t, lat)
 		l.known[t].remove(s)
 		l.unknown[t].remove(s)
 	}
-	delete(l.filed, s)
+	delete(l.filed, f)
 }
 
 func (l *leastLatency) Pick(c *Choice) Slave {
@@ -95,7 +106,7 @@ func (l *leastLatency) Pick(c *Choice) Slave {
 	t := int(c.Task)
 	prior := l.sum[t] / float64(l.count[t])
 	kf, ff := known.Figures(), fresh.Figures()
-	k := rank{figure: l.filed[known][t] * float64(kf.InFlight+1), inFlight: kf.InFlight, seq: kf.Seq}
+	k := rank{figure: l.filed[kf].lat[t] * float64(kf.InFlight+1), inFlight: kf.InFlight, seq: kf.Seq}
 	f := rank{figure: prior * float64(ff.InFlight+1), inFlight: ff.InFlight, seq: ff.Seq}
 	if f.less(k) {
 		return fresh

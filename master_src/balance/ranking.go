@@ -12,7 +12,7 @@ type rank struct {
 	figure   float64
 	inFlight int
 	seq      uint64
-	s        Slave
+	f        *Figures // the slave's figures: a pointer keeps items small and map keys cheap
 }
 
 func (a rank) less(b rank) bool {
@@ -33,8 +33,9 @@ var lowest = math.Inf(-1)
 // after its figures changed is O(log N), and so is finding the best one
 // that fits (while the best ones have room, the first looked at fits).
 type ranking struct {
-	tree  *btree.BTreeG[rank]
-	filed map[Slave]rank
+	tree   *btree.BTreeG[rank]
+	filed  map[*Figures]rank
+	slaves map[*Figures]Slave // the slave each filed figures belong to
 
 	// The search in progress (first), and its visitor made once, so a
 	// search allocates nothing.
@@ -44,10 +45,10 @@ type ranking struct {
 }
 
 func newRanking() *ranking {
-	r := &ranking{tree: btree.NewG(16, rank.less), filed: map[Slave]rank{}}
+	r := &ranking{tree: btree.NewG(16, rank.less), filed: map[*Figures]rank{}, slaves: map[*Figures]Slave{}}
 	r.visit = func(k rank) bool {
-		if r.want.Fits(k.s) {
-			r.found = k.s
+		if s := r.slaves[k.f]; r.want.Fits(s) {
+			r.found = s
 			return false
 		}
 		return true
@@ -57,17 +58,23 @@ func newRanking() *ranking {
 
 // file puts s in the ranking with figure, in place of where it stood.
 func (r *ranking) file(s Slave, figure float64) {
-	r.remove(s)
 	f := s.Figures()
-	k := rank{figure: figure, inFlight: f.InFlight, seq: f.Seq, s: s}
+	if k, ok := r.filed[f]; ok {
+		r.tree.Delete(k)
+	} else {
+		r.slaves[f] = s
+	}
+	k := rank{figure: figure, inFlight: f.InFlight, seq: f.Seq, f: f}
 	r.tree.ReplaceOrInsert(k)
-	r.filed[s] = k
+	r.filed[f] = k
 }
 
 func (r *ranking) remove(s Slave) {
-	if k, ok := r.filed[s]; ok {
+	f := s.Figures()
+	if k, ok := r.filed[f]; ok {
 		r.tree.Delete(k)
-		delete(r.filed, s)
+		delete(r.filed, f)
+		delete(r.slaves, f)
 	}
 }
 
