@@ -67,8 +67,8 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 			defer cancel()
 			queueDeadline = start.Add(m.opts.QueueWait + m.opts.TaskTimeout)
 		}
-		if m.log.InfoEnabled() {
-			m.log.Info("assigned task", "task_id", id, "task", t.Name, "n", n, "slave", mb.s.key.nodeKey)
+		if m.log.DebugEnabled() {
+			m.log.Debug("assigned task", "task_id", id, "task", t.Name, "n", n, "slave", mb.s.key.nodeKey)
 		}
 		ev, err := m.runOn(taskCtx, mb, t, n, load)
 		switch {
@@ -86,7 +86,7 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 			return taskOutcome{TaskID: id, Slave: mb.s.key.nodeKey}, fmt.Errorf("%w on %s: %s", errTaskFailed, mb.s.key.nodeKey, ev.result.Body)
 		case ev.kind == outcomeNak:
 			skip = append(skip, mb)
-			m.log.Info("slave refused task", "task_id", id, "slave", mb.s.key.nodeKey, "reason", ev.reason)
+			m.log.Debug("slave refused task", "task_id", id, "slave", mb.s.key.nodeKey, "reason", ev.reason)
 		case ev.kind == outcomeLost:
 			attempts++
 			m.log.Warning("slave lost with task", "task_id", id, "slave", mb.s.key.nodeKey, "cause", ev.reason)

@@ -83,7 +83,7 @@ func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t tasks.Task)
 	case errors.Is(err, errTaskFailed):
 		return respondError(w, r, http.StatusBadGateway, fmt.Sprintf("%s n=%d: %v", t.Name, n, err))
 	case errors.Is(err, context.Canceled):
-		m.log.Info("client left before the answer", "task_id", res.TaskID, "task", t.Name)
+		m.log.Debug("client left before the answer", "task_id", res.TaskID, "task", t.Name)
 		return 499 // nginx's "client closed request", for the metrics only
 	default:
 		return respondError(w, r, http.StatusInternalServerError, err.Error())

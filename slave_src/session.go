@@ -195,7 +195,7 @@ func (ss *session) startTask(ctx context.Context, req packets.TaskRequest, wg *s
 	t, load, err := ss.admit(req, wg)
 	if err != nil {
 		ss.s.metrics.refused.Inc()
-		log.Info("refused task", "task_id", req.ID, "reason", err)
+		log.Debug("refused task", "task_id", req.ID, "reason", err)
 		return ss.results.Queue(packets.TaskNak{ID: req.ID, Reason: err.Error()})
 	}
 	if err := ss.results.Queue(packets.TaskAck{ID: req.ID}); err != nil {
@@ -226,7 +226,7 @@ func (ss *session) startTask(ctx context.Context, req packets.TaskRequest, wg *s
 func (ss *session) queueResult(id uint64, body string, took time.Duration, err error) {
 	log := ss.s.opts.Log
 	if err != nil {
-		log.Info("task abandoned", "task_id", id, "err", err)
+		log.Debug("task abandoned", "task_id", id, "err", err)
 		return
 	}
 	if err := ss.results.Queue(packets.TaskResult{ID: id, OK: true, ComputeMicros: uint64(took.Microseconds()), Body: body}); err != nil {
