@@ -21,6 +21,7 @@ func main() {
 
 const usageHead = `usage: bench -local [flags]                       start a cluster per algorithm on loopback and compare them
        bench -target http://127.0.0.1:4242 [flags]   load a running master
+       bench -sim [flags]                            simulate the algorithms (bench -sim -h)
 
 Per algorithm it reports throughput (answered/s), p50/p95/p99/max latency, errors by
 status, each slave's share of the tasks and of the busy time (the slave's compute_ms
@@ -60,6 +61,9 @@ flags:
 `
 
 func run(ctx context.Context) error {
+	if isSim(os.Args[1:]) {
+		return runSim(os.Args[1:], os.Stdout)
+	}
 	o := bench.NewOptions()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.Usage = func() {

@@ -47,6 +47,23 @@ type Figures struct {
 	// busy then, both from its load report (0: not reported).
 	// weighted_round_robin weighs slaves by Rate/Utilisation.
 	Rate, Utilisation float64
+	// Service is the slave's computing time per task, its queue wait
+	// excluded (a result's ComputeMicros), in seconds: an EWMA over its
+	// results, fed by ObserveService (0: no result yet). prequal estimates
+	// a slave's latency from it.
+	Service float64
+}
+
+// serviceWindow is the number of results Service averages over, about.
+const serviceWindow = 16
+
+// ObserveService adds a result's computing time, in seconds, to Service.
+func (f *Figures) ObserveService(seconds float64) {
+	if f.Service == 0 {
+		f.Service = seconds
+		return
+	}
+	f.Service += (seconds - f.Service) / serviceWindow
 }
 
 // Load is the load figure the load-aware algorithms compare: the committed

@@ -20,6 +20,7 @@ type slave struct {
 	idle     int     // idle workers notified
 	rate     float64 // completions per second reported
 	util     float64 // utilisation reported
+	service  float64 // computing time per task
 }
 
 // testTask is the task code and load the tests place.
@@ -45,7 +46,7 @@ func slaves(a Algorithm, figures ...slave) []*testSlave {
 		m := &testSlave{Seq: uint64(i + 1), Committed: 1, Factor: f.load, InFlight: f.inFlight,
 			MaxLoad: 1 + testLoad + f.room, Latency: make([]PeakEWMA, testTask+1)}
 		m.Latency[testTask].Value = f.latency
-		m.Idle, m.Rate, m.Utilisation = f.idle, f.rate, f.util
+		m.Idle, m.Rate, m.Utilisation, m.Service = f.idle, f.rate, f.util, f.service
 		a.Track(m)
 		ms[i] = m
 	}

@@ -8,19 +8,21 @@ import (
 // is not what you should balance", NSDI 2024). It keeps a small pool of
 // probes, slaves drawn at random (prequalProbes fresh draws per choice
 // replace the oldest). A probe reads the slave's requests in flight (RIF)
-// and its recent latency for the task type. The probes whose RIF is above
-// the pool's prequalHot quantile are hot; among the cold ones it takes the
-// lowest latency (a slave with no latency observed yet counts as fastest, so
+// and the latency a task placed there now would see. The probes whose RIF
+// is above the pool's prequalHot quantile are hot; among the cold ones it
+// takes the lowest latency (a slave with no result yet counts as fastest, so
 // it gets work until its RIF makes it hot). Ties: fewer in flight, then join
 // order.
 //
 // A probe reads the master's figures when the choice is made: InFlight is
 // the master's own count of the slave's requests in flight (placed and not
 // finished, which for a single master is the slave's RIF, fresher than any
-// probe message could be), and Latency is the round trip the master
-// observed on the slave's last results. So a probe costs no message: its
-// rate is the choice rate, prequalProbes per choice. Each choice costs
-// O(prequalPool).
+// probe message could be), and the latency is the slave's recent computing
+// time per task times RIF+1, Prequal's latency at the current RIF for a
+// FIFO slave. (The round trips themselves are no estimate: they lag the
+// queue they waited in, and led the rule to pile tasks on the slaves that
+// had been fast.) So a probe costs no message: its rate is the choice rate,
+// prequalProbes per choice. Each choice costs O(prequalPool).
 type prequal struct {
 	inJoinOrder
 	draws
@@ -94,10 +96,7 @@ func (p *prequal) choose(c *Choice, among []Slave) Slave {
 		if f.InFlight > hot || !c.Fits(s) {
 			continue
 		}
-		lat := 0.0
-		if int(c.Task) < len(f.Latency) {
-			lat = f.Latency[c.Task].Value
-		}
+		lat := f.Service * float64(f.InFlight+1)
 		if r := (rank{figure: lat, inFlight: f.InFlight, seq: f.Seq}); best == nil || r.less(bestRank) {
 			best, bestRank = s, r
 		}

@@ -55,14 +55,15 @@ func TestPrequalHotCold(t *testing.T) {
 		want   int
 	}{
 		// Of 8 probes, the 0.84 quantile of RIF is the 6th lowest (index
-		// 5): slaves with more in flight are hot.
-		{"the fastest cold slave wins", []slave{{latency: 3e-3, inFlight: 1}, {latency: 1e-3, inFlight: 1}, {latency: 2e-3}}, 1},
-		{"above the quantile is hot", []slave{{latency: 3e-3, inFlight: 1}, {latency: 1e-3, inFlight: 2}, {latency: 2e-3}}, 2},
+		// 5), of 3 the 2nd: slaves with more in flight are hot.
+		// The latency estimate is service × (RIF + 1).
+		{"the fastest cold slave wins", []slave{{service: 3e-3, inFlight: 1}, {service: 1e-3, inFlight: 1}, {service: 5e-3}}, 1},
+		{"above the quantile is hot", []slave{{service: 3e-3, inFlight: 1}, {service: 1e-4, inFlight: 2}, {service: 5e-3}}, 2},
 		{"a hot slave loses however fast", []slave{
-			{latency: 1e-6, inFlight: 9}, {latency: 5e-3, inFlight: 1}, {latency: 4e-3, inFlight: 1}, {latency: 6e-3, inFlight: 1},
-			{latency: 7e-3, inFlight: 1}, {latency: 8e-3, inFlight: 1}, {latency: 9e-3, inFlight: 1}, {latency: 9e-3, inFlight: 1}}, 2},
-		{"no latency yet counts as fastest", []slave{{latency: 1e-3}, {}}, 1},
-		{"equal latency: fewer in flight", []slave{{latency: 1e-3, inFlight: 2}, {latency: 1e-3, inFlight: 1}, {latency: 1e-3, inFlight: 2}}, 1},
+			{service: 1e-6, inFlight: 9}, {service: 5e-3, inFlight: 1}, {service: 4e-3, inFlight: 1}, {service: 6e-3, inFlight: 1},
+			{service: 7e-3, inFlight: 1}, {service: 8e-3, inFlight: 1}, {service: 9e-3, inFlight: 1}, {service: 9e-3, inFlight: 1}}, 2},
+		{"no result yet counts as fastest", []slave{{service: 1e-3}, {}}, 1},
+		{"equal service: fewer in flight", []slave{{service: 1e-3, inFlight: 2}, {service: 1e-3, inFlight: 1}, {service: 1e-3, inFlight: 2}}, 1},
 	}
 	for _, tt := range tests {
 		a := newPrequal(1)
@@ -173,5 +174,18 @@ func TestWeightedRoundRobinInterleaves(t *testing.T) {
 	a.Untrack(ms[0])
 	if got := pick(a, ms[1:]); got != 0 {
 		t.Fatalf("after the heavy slave left: picked %d", got)
+	}
+}
+
+func TestObserveService(t *testing.T) {
+	t.Parallel()
+	var f Figures
+	f.ObserveService(2)
+	if f.Service != 2 {
+		t.Fatalf("first result: %v, want 2", f.Service)
+	}
+	f.ObserveService(2 + serviceWindow)
+	if f.Service != 3 {
+		t.Fatalf("then %v, want 3: one window's step", f.Service)
 	}
 }
