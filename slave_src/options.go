@@ -46,6 +46,12 @@ type Options struct {
 	// DrainTimeout bounds how long a stopping slave waits for its tasks.
 	DrainTimeout time.Duration
 
+	// Emulate lets the slave run emulated tasks (tasks.Task.Emulated),
+	// whose service time it divides by Speed: the lab hosts slaves of
+	// unequal speed on one machine.
+	Emulate bool
+	Speed   float64
+
 	// LoadMetric names how the reported load is computed from the
 	// committed load (loadmetric.go).
 	LoadMetric string
@@ -63,6 +69,7 @@ func NewOptions() Options {
 		DiscoveryPort: constants.DiscoveryPort,
 		MaxLoad:       DefaultMaxLoad,
 		Workers:       runtime.NumCPU(),
+		Speed:         1,
 		LoadMetric:    DefaultLoadMetric,
 		TargetDir:     DefaultTargetDir,
 		JoinFirstWait: 250 * time.Millisecond,

@@ -47,7 +47,7 @@ func New(opts Options) (*Slave, error) {
 			return nil, err
 		}
 	}
-	s.exec = &executor{maxLoad: opts.MaxLoad, metrics: s.metrics}
+	s.exec = &executor{maxLoad: opts.MaxLoad, metrics: s.metrics, emulate: opts.Emulate, speed: opts.Speed}
 	if opts.Workers > 0 {
 		s.exec.workers = make(chan struct{}, opts.Workers)
 	}
