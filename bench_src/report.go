@@ -31,6 +31,10 @@ type Report struct {
 	Slaves  []SlaveInfo `json:"slaves,omitempty"`
 	CPUs    int         `json:"cpus"`
 	Results []Result    `json:"results"`
+	// Load is -load's ρ, and Algorithms each algorithm's times in system in
+	// units of the mean service time, with emulated work (-emulate).
+	Load       float64          `json:"load,omitempty"`
+	Algorithms []AlgorithmTimes `json:"algorithms,omitempty"`
 }
 
 // SlaveInfo is a started slave's label and settings.
@@ -101,6 +105,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			parts = append(parts, fmt.Sprintf("%s = %s", s.Label, s.Spec))
 		}
 		b.WriteString(strings.Join(parts, "; ") + ".\n")
+	}
+	if len(r.Algorithms) > 0 {
+		fmt.Fprintf(&b, "\nTime in system in units of the mean service time (%s), at ρ = %g:\n\n", r.Workload.ServiceText, r.Load)
+		b.WriteString("| algorithm | tasks | mean | p50 | p99 | p99.9 |\n|---|--:|--:|--:|--:|--:|\n")
+		for _, a := range r.Algorithms {
+			fmt.Fprintf(&b, "| %s | %d | %.2f | %.2f | %.2f | %.2f |\n", a.Algorithm, a.Tasks, a.Mean, a.P50, a.P99, a.P999)
+		}
 	}
 	var other []string
 	for _, res := range r.Results {

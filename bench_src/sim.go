@@ -150,10 +150,7 @@ const maxTail = 12
 // seconds. The first tenth of the tasks warms the queues up and is not
 // counted.
 type SimResult struct {
-	Algorithm string  `json:"algorithm"`
-	Tasks     int     `json:"tasks"`
-	Imbalance float64 `json:"imbalance"`
-	TimeSummary
+	AlgorithmTimes
 	// QueueTail[i] is the time-average fraction of slaves holding at least
 	// i+1 tasks (as Poisson arrivals see it).
 	QueueTail []float64 `json:"queue_tail"`
@@ -162,6 +159,16 @@ type SimResult struct {
 	ShareBySpeed map[string]float64 `json:"share_by_speed"`
 	// SimulatedS is the simulated time.
 	SimulatedS float64 `json:"simulated_s"`
+}
+
+// AlgorithmTimes is an algorithm's times in system over Tasks tasks, and
+// the imbalance of the slaves' busy time (max/mean): the figures the
+// simulator and the emulated cluster (-local -emulate) both report.
+type AlgorithmTimes struct {
+	Algorithm string  `json:"algorithm"`
+	Tasks     int     `json:"tasks"`
+	Imbalance float64 `json:"imbalance"`
+	TimeSummary
 }
 
 // TimeSummary is a time in system in units of the mean service time and in
@@ -380,7 +387,7 @@ func (sm *sim) report() {
 
 func (sm *sim) result(algorithm string) SimResult {
 	mean := sm.o.Service.Mean.Seconds()
-	r := SimResult{Algorithm: algorithm, Tasks: len(sm.times), TimeSummary: summarizeTimes(sm.times, mean),
+	r := SimResult{AlgorithmTimes: AlgorithmTimes{Algorithm: algorithm, Tasks: len(sm.times), TimeSummary: summarizeTimes(sm.times, mean)},
 		ShareBySpeed: map[string]float64{}, SimulatedS: sm.now}
 	busy := make([]float64, len(sm.slaves))
 	total := 0

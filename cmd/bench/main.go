@@ -95,6 +95,13 @@ func run(ctx context.Context) error {
 		func(v string) (err error) { o.Mix, err = bench.ParseMix(v); return err })
 	fs.Func("burst", fmt.Sprintf("bursty workload: traffic ON, then pause OFF (default %s/%s)", o.Burst.On, o.Burst.Off),
 		func(v string) (err error) { o.Burst, err = parseBurst(v); return err })
+	fs.Func("emulate", "emulated work instead of -workload: /work requests with service times exp:MEAN, const:MEAN or pareto:MEAN,ALPHA (slaves get -emulate)",
+		func(v string) error {
+			svc, err := bench.ParseService(v)
+			o.Emulate = &svc
+			return err
+		})
+	fs.Float64Var(&o.Load, "load", o.Load, "with -local -emulate: open loop at ρ times the pool's capacity (Σ workers × speed / mean service)")
 	fs.IntVar(&o.Concurrency, "c", o.Concurrency, "closed loop: requests in flight")
 	fs.Float64Var(&o.Rate, "rate", o.Rate, "open loop: requests per second, Poisson arrivals (replaces -c)")
 	fs.IntVar(&o.MaxOutstanding, "max-outstanding", o.MaxOutstanding, "open loop: most requests in flight; beyond, a request is dropped (an error)")
