@@ -102,6 +102,10 @@ func run(ctx context.Context) error {
 			return err
 		})
 	fs.Float64Var(&o.Load, "load", o.Load, "with -local -emulate: open loop at ρ times the pool's capacity (Σ workers × speed / mean service)")
+	var loads []float64
+	fs.Func("loads", "with -local -emulate: sweep these ρ values (e.g. 0.5,0.8,0.95), every algorithm at each, -rounds times; -out and -chart get the sweep",
+		func(v string) (err error) { loads, err = bench.ParseLoads(v); return err })
+	rounds := fs.Int("rounds", 1, "with -loads: rounds, each with its own seed (-seed + round) and the algorithm order rotated")
 	fs.IntVar(&o.Concurrency, "c", o.Concurrency, "closed loop: requests in flight")
 	fs.Float64Var(&o.Rate, "rate", o.Rate, "open loop: requests per second, Poisson arrivals (replaces -c)")
 	fs.IntVar(&o.MaxOutstanding, "max-outstanding", o.MaxOutstanding, "open loop: most requests in flight; beyond, a request is dropped (an error)")
@@ -133,6 +137,10 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("-algorithms is for -local: a running master has its own")
 	}
 	o.Command = commandLine(os.Args)
+	if loads != nil {
+		_, err = bench.RunSweep(ctx, o, loads, *rounds, os.Stdout, os.Stderr)
+		return err
+	}
 	_, err = bench.Run(ctx, o, os.Stdout, os.Stderr)
 	return err
 }
