@@ -1,10 +1,8 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -45,11 +43,7 @@ func RunSim(o SimOptions, command string, stdout io.Writer, out string) (*SimRep
 		return r, err
 	}
 	if out != "" {
-		b, err := json.MarshalIndent(r, "", "  ")
-		if err != nil {
-			return r, err
-		}
-		if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+		if err := writeJSON(out, r); err != nil {
 			return r, fmt.Errorf("writing %s: %w", out, err)
 		}
 	}

@@ -2,10 +2,8 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -75,11 +73,7 @@ func RunSweep(ctx context.Context, o Options, loads []float64, rounds int, stdou
 		return sr, err
 	}
 	if out != "" {
-		b, err := json.MarshalIndent(sr, "", "  ")
-		if err != nil {
-			return sr, err
-		}
-		if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+		if err := writeJSON(out, sr); err != nil {
 			return sr, fmt.Errorf("writing %s: %w", out, err)
 		}
 	}

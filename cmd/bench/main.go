@@ -42,7 +42,8 @@ for a LAN of your own machines, never for someone else's.
 separated by ";", each key=value pairs separated by ",", optionally "N*" to repeat:
     -slaves "max-load=1e11,workers=2;2*max-load=5e10,workers=1"
   keys: max-load (slave -max-load; 1e11 notation accepted), workers (slave -workers;
-  0: no cap); any other key is passed to the slave as -key=value, except the flags
+  0: no cap), cpu (a CPU quota in cores, by cgroup v2 cpu.max or v1 cfs quota: root
+  only), speed (slave -speed, for -emulate); any other key is passed to the slave as -key=value, except the flags
   the lab sets itself (iface, master, discovery-port, metrics-addr, sd-dir, secret,
   log-level). The table names the slaves s1, s2, ... in this order.
 
@@ -51,6 +52,11 @@ Workloads (-workload):
   mixed     95% fibonacci n=30 + 5% primes n=20000 (heavy-tailed)
   bursty    the mixed requests in bursts (-burst ON/OFF, default 1s/1s)
   -mix "task:n:weight,..." replaces the requests, e.g. -mix primes:5000
+Emulated work (-emulate exp:50ms): /work requests whose service times are drawn
+from the distribution, on slaves started with -emulate (speed=F divides them);
+-load ρ sets the open-loop rate to ρ × the pool's capacity (Σ workers × speed / mean),
+-loads 0.5,0.8,0.95 -rounds 2 sweeps the loads (p99 against load in -chart), and
+the JSON's "algorithms" list gives times in system in units of the mean service time.
 Closed loop: -c requests in flight. Open loop: -rate per second, Poisson arrivals,
 each request timed from when it was due (no coordinated omission), at most
 -max-outstanding in flight: a request due beyond that is dropped and counted as an
