@@ -51,21 +51,28 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# The algorithm lab (./bench, from cmd/bench; `./bench -h`): every algorithm
-# in turn on its own master with a heterogeneous pool of three slaves, all on
-# loopback, a short mixed workload; the table on stdout, JSON and chart in
-# LAB_DIR. `make bench_lab LAB_ARGS='-duration 10s -rate 300'` to vary it.
+# The algorithm lab (./bench, from cmd/bench; `./bench -h`): a heterogeneous
+# pool of emulated-work slaves (speeds 4:2:1:1, one worker each, on
+# loopback), every algorithm under open-loop Poisson load at ρ = 0.5, 0.8 and
+# 0.95, LAB_ROUNDS rounds of their own seed with the algorithm order rotated;
+# the table on stdout, JSON and chart (p99 against load, share per slave) in
+# LAB_DIR. Then the simulator at 1,000 slaves with stale reports.
 # (./bench is built here, not in BINARIES: `bench` already names the Go
 # benchmarks target.)
-LAB_DIR    ?= $(CURDIR)/.lb/lab
-LAB_SLAVES ?= max-load=1e11,workers=2;max-load=5e10,workers=1;max-load=2e10,workers=1
-LAB_ARGS   ?= -workload mixed -duration 3s
+LAB_DIR        ?= $(CURDIR)/.lb/lab
+LAB_SLAVES     ?= 2*workers=1,speed=4;2*workers=1,speed=2;4*workers=1,speed=1
+LAB_ALGORITHMS ?= random,round_robin,weighted_round_robin,least_load,power_of_two,least_latency,prequal,join_idle_queue
+LAB_ROUNDS     ?= 2
+LAB_ARGS       ?= -emulate exp:50ms -loads 0.5,0.8,0.95 -duration 5s
+SIM_ARGS       ?= -slaves 1000 -speeds 4,2,1,1 -load 0.9 -service exp:50ms -report-every 500ms -tasks 1000000
 
 bench_lab: master slave
 	$(GO) build -o bench ./cmd/bench
 	mkdir -p '$(LAB_DIR)'
-	./bench -local -slaves '$(LAB_SLAVES)' -out '$(LAB_DIR)/lab.json' -chart '$(LAB_DIR)/lab.png' $(LAB_ARGS)
-	@echo "results: $(LAB_DIR)/lab.json, chart: $(LAB_DIR)/lab.png"
+	./bench -local -quiet -slaves '$(LAB_SLAVES)' -algorithms '$(LAB_ALGORITHMS)' -rounds $(LAB_ROUNDS) \
+		-out '$(LAB_DIR)/lab.json' -chart '$(LAB_DIR)/lab.png' $(LAB_ARGS)
+	./bench -sim $(SIM_ARGS) -out '$(LAB_DIR)/sim.json'
+	@echo "results: $(LAB_DIR)/lab.json, $(LAB_DIR)/sim.json, chart: $(LAB_DIR)/lab.png"
 
 clean:
 	rm -f $(BINARIES)

@@ -56,6 +56,12 @@ func WriteChart(r *Report, path string) error {
 		// Head room for the legend, a line per slave at the top.
 		plots = append(plots, loadPlot(res, labels, top*(1.1+0.1*float64(len(labels)))))
 	}
+	return drawPlots(plots, path, format)
+}
+
+// drawPlots draws plots on a grid of chartCols columns to path, in format
+// (png or svg).
+func drawPlots(plots []*plot.Plot, path, format string) error {
 	rows := (len(plots) + chartCols - 1) / chartCols
 	grid := make([][]*plot.Plot, rows)
 	for i := range grid {

@@ -45,6 +45,7 @@ type Cluster struct {
 
 	master *process
 	slaves []*process
+	quotas *cpuQuotas // nil unless a slave has a cpu= quota
 	stop   sync.Once
 }
 
@@ -111,6 +112,16 @@ func startCluster(ctx context.Context, o ClusterOptions, client *http.Client, at
 			return c, err
 		}
 		c.slaves = append(c.slaves, p)
+		if spec.CPU > 0 {
+			if c.quotas == nil {
+				if c.quotas, err = newCPUQuotas(); err != nil {
+					return c, err
+				}
+			}
+			if err = c.quotas.limit(fmt.Sprintf("s%d", i+1), p.cmd.Process.Pid, spec.CPU); err != nil {
+				return c, err
+			}
+		}
 		joined := func() bool { n, err := poolSize(ctx, client, c.URL); return err == nil && n == i+1 }
 		if err = c.await(ctx, deadline, joined); err != nil {
 			return c, fmt.Errorf("slave s%d did not join: %w", i+1, err)
@@ -205,6 +216,9 @@ func (c *Cluster) Stop(timeout time.Duration) error {
 		wg.Wait()
 		if c.master != nil {
 			errs = append(errs, c.master.stop(timeout))
+		}
+		if c.quotas != nil {
+			errs = append(errs, c.quotas.remove())
 		}
 	})
 	return errors.Join(errs...)

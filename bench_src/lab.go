@@ -23,9 +23,23 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) (*Report, err
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	w, err := NewWorkload(o.Workload, o.Mix, o.Burst)
+	var w *Workload
+	var err error
+	if o.Emulate != nil {
+		w, err = NewEmulated(*o.Emulate)
+		o.SlaveArgs = append(append([]string(nil), o.SlaveArgs...), "-emulate")
+	} else {
+		w, err = NewWorkload(o.Workload, o.Mix, o.Burst)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if o.Load > 0 {
+		c, err := capacity(o.Slaves, o.Emulate.Mean.Seconds())
+		if err != nil {
+			return nil, err
+		}
+		o.Rate, o.Concurrency = o.Load*c, 0
 	}
 	lo := LoadOptions{Workload: w, Pace: o.Pace}
 	if err := lo.validate(); err != nil {
@@ -49,6 +63,12 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) (*Report, err
 		err = runTarget(ctx, o, lo, r, client, prog)
 	}
 	prog.Close()
+	if o.Emulate != nil {
+		r.Load = o.Load
+		for _, res := range r.Results {
+			r.Algorithms = append(r.Algorithms, emulatedTimes(res, o.Emulate.Mean.Seconds()))
+		}
+	}
 	if len(r.Results) > 0 {
 		if werr := r.output(o, stdout); werr != nil {
 			err = errors.Join(err, werr)

@@ -43,6 +43,12 @@ type Options struct {
 	Burst    Burst
 	// Pace applies to each algorithm's run.
 	Pace
+	// Emulate, when set, replaces the workload with emulated requests
+	// (/work) whose service times it draws; the slaves get -emulate.
+	Emulate *Service
+	// Load, when set (Local and Emulate), is ρ: the open loop's rate is Load
+	// times the pool's capacity, Σ workers × speed / mean service time.
+	Load float64
 
 	// JoinTimeout bounds a cluster's start; StopTimeout is the grace
 	// between SIGTERM and SIGKILL.
@@ -119,6 +125,10 @@ func (o *Options) validate() error {
 		return errors.New("no algorithm to run")
 	case o.Local && len(o.Slaves) == 0:
 		return errors.New("no slaves")
+	case o.Load != 0 && (o.Emulate == nil || !o.Local):
+		return errors.New("-load needs -local and -emulate: the pool's capacity is known only for emulated work")
+	case o.Load < 0 || o.Load >= 1.5:
+		return fmt.Errorf("-load %g: ρ must be above 0 (and below 1.5, a bound on the overload)", o.Load)
 	case o.Bucket <= 0:
 		return errors.New("-bucket must be positive")
 	case o.JoinTimeout <= 0 || o.StopTimeout <= 0:

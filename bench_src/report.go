@@ -31,6 +31,10 @@ type Report struct {
 	Slaves  []SlaveInfo `json:"slaves,omitempty"`
 	CPUs    int         `json:"cpus"`
 	Results []Result    `json:"results"`
+	// Load is -load's ρ, and Algorithms each algorithm's times in system in
+	// units of the mean service time, with emulated work (-emulate).
+	Load       float64          `json:"load,omitempty"`
+	Algorithms []AlgorithmTimes `json:"algorithms,omitempty"`
 }
 
 // SlaveInfo is a started slave's label and settings.
@@ -102,6 +106,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		b.WriteString(strings.Join(parts, "; ") + ".\n")
 	}
+	if len(r.Algorithms) > 0 {
+		fmt.Fprintf(&b, "\nTime in system in units of the mean service time (%s), at ρ = %g:\n\n", r.Workload.ServiceText, r.Load)
+		b.WriteString("| algorithm | tasks | mean | p50 | p99 | p99.9 |\n|---|--:|--:|--:|--:|--:|\n")
+		for _, a := range r.Algorithms {
+			fmt.Fprintf(&b, "| %s | %d | %.2f | %.2f | %.2f | %.2f |\n", a.Algorithm, a.Tasks, a.Mean, a.P50, a.P99, a.P999)
+		}
+	}
 	var other []string
 	for _, res := range r.Results {
 		if res.OtherCPUShare != nil {
@@ -133,8 +144,11 @@ func (r *Report) slaveLabels() []string {
 }
 
 // WriteJSON writes the report to path, indented.
-func (r *Report) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+func (r *Report) WriteJSON(path string) error { return writeJSON(path, r) }
+
+// writeJSON writes v to path as indented JSON.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,9 @@ type SlaveSpec struct {
 	MaxLoad uint64 `json:"max_load,omitempty"`
 	// Workers is -workers; nil leaves the slave's default.
 	Workers *int `json:"workers,omitempty"`
+	// CPU, when positive, is a CPU quota in cores (cgroups; root only),
+	// so slaves on one host differ in real speed.
+	CPU float64 `json:"cpu,omitempty"`
 	// Extra holds any other key=value, passed on as -key=value in the
 	// order given (for slave flags the lab does not know by name).
 	Extra []KeyValue `json:"extra,omitempty"`
@@ -45,7 +48,8 @@ const maxSlaves = 100
 //	max-load=1e11,workers=2;2*max-load=5e10,workers=1
 //
 // Known keys: max-load (a positive whole number; 1e11 notation accepted) and
-// workers (a whole number ≥ 0). Any other key is passed to the slave as
+// workers (a whole number ≥ 0) and cpu (a CPU quota in cores, by cgroups:
+// root only). Any other key is passed to the slave as
 // -key=value, except the ones the lab sets itself (iface, master,
 // discovery-port, metrics-addr, sd-dir, secret, log-level). An empty
 // description ("" between two ";") is a slave with its defaults.
@@ -126,6 +130,12 @@ func parseSlave(desc string) (SlaveSpec, error) {
 				return spec, fmt.Errorf("workers must be a whole number ≥ 0 (0: no cap), got %q", value)
 			}
 			spec.Workers = &w
+		case "cpu":
+			c, err := strconv.ParseFloat(value, 64)
+			if err != nil || !(c > 0) || c > 1024 {
+				return spec, fmt.Errorf("cpu must be a quota in cores above 0, e.g. 0.5, got %q", value)
+			}
+			spec.CPU = c
 		default:
 			if value == "" {
 				return spec, fmt.Errorf("%s has no value", key)
@@ -185,6 +195,9 @@ func (s SlaveSpec) String() string {
 	}
 	if s.Workers != nil {
 		parts = append(parts, "workers="+strconv.Itoa(*s.Workers))
+	}
+	if s.CPU > 0 {
+		parts = append(parts, "cpu="+strconv.FormatFloat(s.CPU, 'g', -1, 64))
 	}
 	for _, kv := range s.Extra {
 		parts = append(parts, kv.Key+"="+kv.Value)

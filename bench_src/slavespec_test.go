@@ -26,6 +26,8 @@ func TestParseSlaves(t *testing.T) {
 		{"load-metric=cpu,workers=1", []SlaveSpec{{Workers: intp(1), Extra: []KeyValue{{"load-metric", "cpu"}}}}},
 		{"max-load=18446744073709551615", []SlaveSpec{{MaxLoad: 18446744073709551615}}},
 		{"3*", make([]SlaveSpec, 3)},
+		{"2*workers=1,speed=4,cpu=0.5", []SlaveSpec{
+			{Workers: intp(1), CPU: 0.5, Extra: []KeyValue{{"speed", "4"}}}, {Workers: intp(1), CPU: 0.5, Extra: []KeyValue{{"speed", "4"}}}}},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			t.Parallel()
@@ -66,6 +68,8 @@ func TestParseSlavesErrors(t *testing.T) {
 		{"0*workers=1", "repeat count"},
 		{"x*workers=1", "repeat count"},
 		{"60*workers=1;60*workers=2", "more than 100"},
+		{"cpu=0", "quota in cores"},
+		{"cpu=half", "quota in cores"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			t.Parallel()

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"strconv"
@@ -37,9 +38,17 @@ type Workload struct {
 	Name  string `json:"name"`
 	Mix   []Item `json:"mix"`
 	Burst *Burst `json:"burst,omitempty"`
+	// Service, when set, makes every request an emulated work task whose
+	// service time is drawn from it (NewEmulated).
+	Service *Service `json:"-"`
+	// ServiceText is Service as written on the command line.
+	ServiceText string `json:"service,omitempty"`
 
 	cum []float64 // cumulative weights, for Pick
 }
+
+// emulatedMaxN caps an emulated request's drawn service time, µs.
+var emulatedMaxN = func() uint64 { t, _ := tasks.ByName("work"); return t.MaxN }()
 
 // The built-in mixes.
 var (
@@ -105,8 +114,26 @@ func (w *Workload) init() error {
 	return nil
 }
 
-// Pick draws one request from the mix.
+// NewEmulated returns the workload of emulated requests: /work with a
+// service time drawn from svc, capped at the task's limit.
+func NewEmulated(svc Service) (*Workload, error) {
+	work, _ := tasks.ByName("work")
+	if svc.Mean > time.Duration(work.MaxN)*time.Microsecond/10 {
+		return nil, fmt.Errorf("-emulate %s: the mean must be at most a tenth of work's limit, %s", svc, time.Duration(work.MaxN)*time.Microsecond)
+	}
+	w := &Workload{Name: "emulate", Mix: []Item{{Task: work.Name, N: uint64(svc.Mean.Microseconds()), Weight: 1}},
+		Service: &svc, ServiceText: svc.String()}
+	return w, w.init()
+}
+
+// Pick draws one request from the mix, or an emulated request's service
+// time.
 func (w *Workload) Pick(rng *rand.Rand) Item {
+	if w.Service != nil {
+		it := w.Mix[0]
+		it.N = min(uint64(math.Round(w.Service.Draw(rng)*1e6)), emulatedMaxN)
+		return it
+	}
 	u := rng.Float64() // in [0, 1), and the last cumulative weight is 1
 	i := sort.Search(len(w.cum), func(i int) bool { return w.cum[i] > u })
 	return w.Mix[min(i, len(w.Mix)-1)]
@@ -159,6 +186,9 @@ func (w *Workload) Answers(ctx context.Context) (map[Item]string, error) {
 	answers := map[Item]string{}
 	for _, it := range w.Mix {
 		t, _ := tasks.ByName(it.Task)
+		if t.Emulated {
+			continue // its answer is its input; nothing to compute
+		}
 		key := Item{Task: it.Task, N: it.N}
 		if _, done := answers[key]; done {
 			continue

@@ -20,6 +20,9 @@ type executor struct {
 	// workers, when not nil, holds a token per task computing: at most
 	// cap(workers) run at once, the others wait their turn.
 	workers chan struct{}
+	// emulate admits emulated tasks, which run at speed.
+	emulate bool
+	speed   float64
 
 	mu        sync.Mutex
 	committed uint64
@@ -31,6 +34,9 @@ func (e *executor) admit(req packets.TaskRequest) (tasks.Task, uint64, error) {
 	t, ok := tasks.ByCode(req.Task)
 	if !ok {
 		return tasks.Task{}, 0, fmt.Errorf("unknown task code %d", req.Task)
+	}
+	if t.Emulated && !e.emulate {
+		return tasks.Task{}, 0, fmt.Errorf("%s is an emulated task: this slave was not started with -emulate", t.Name)
 	}
 	if req.N > t.MaxN {
 		return tasks.Task{}, 0, fmt.Errorf("%s n=%d exceeds %d", t.Name, req.N, t.MaxN)
@@ -83,6 +89,9 @@ func (e *executor) compute(ctx context.Context, t tasks.Task, load uint64, n uin
 		defer func() { <-e.workers }()
 	}
 	start := time.Now()
+	if t.Emulated {
+		ctx = tasks.WithSpeed(ctx, e.speed)
+	}
 	result, err := t.Run(ctx, n)
 	took := time.Since(start)
 	if err == nil {

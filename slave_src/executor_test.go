@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/lbproject/loadbalancer/common/packets"
+	"github.com/lbproject/loadbalancer/common/tasks"
 )
 
 func TestExecutorWorkersCap(t *testing.T) {
@@ -48,5 +50,25 @@ func TestExecutorWorkersCap(t *testing.T) {
 	}
 	if len(e.workers) != 0 {
 		t.Fatal("compute did not return the worker token")
+	}
+}
+
+func TestExecutorEmulatedTasks(t *testing.T) {
+	t.Parallel()
+	work, _ := tasks.ByName("work")
+	req := packets.TaskRequest{ID: 1, Task: work.Code, N: 200_000} // 200 ms at speed 1
+	off := &executor{maxLoad: 1000, metrics: newMetrics(1000), speed: 1}
+	if _, _, err := off.admit(req); err == nil {
+		t.Fatal("a slave without -emulate admitted an emulated task")
+	}
+	on := &executor{maxLoad: 1000, metrics: newMetrics(1000), emulate: true, speed: 8}
+	task, load, err := on.admit(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, took, err := on.run(context.Background(), task, load, req.N)
+	// 200 ms / 8 = 25 ms; a timer never fires early, and speed 1 would be 200.
+	if err != nil || took < 25*time.Millisecond || took >= 200*time.Millisecond {
+		t.Fatalf("took %v, %v; want 25 ms (the service time over the speed)", took, err)
 	}
 }

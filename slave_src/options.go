@@ -5,6 +5,7 @@ package slave
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -57,6 +58,11 @@ type Options struct {
 	ShareCores bool
 	// Procs, when positive, fixes GOMAXPROCS (with ShareCores).
 	Procs int
+	// Emulate lets the slave run emulated tasks (tasks.Task.Emulated),
+	// whose service time it divides by Speed: the lab hosts slaves of
+	// unequal speed on one machine.
+	Emulate bool
+	Speed   float64
 
 	// LoadMetric names how the reported load is computed from the
 	// committed load (loadmetric.go).
@@ -75,6 +81,7 @@ func NewOptions() Options {
 		DiscoveryPort: constants.DiscoveryPort,
 		MaxLoad:       DefaultMaxLoad,
 		Workers:       runtime.NumCPU(),
+		Speed:         1,
 		LoadMetric:    DefaultLoadMetric,
 		TargetDir:     DefaultTargetDir,
 		JoinFirstWait: 250 * time.Millisecond,
@@ -95,6 +102,8 @@ func (o Options) validate() error {
 		err = errors.New("max load must be positive")
 	case o.Workers < 0:
 		err = fmt.Errorf("workers must not be negative, got %d", o.Workers)
+	case !(o.Speed > 0) || math.IsInf(o.Speed, 0):
+		err = errors.New("speed must be a positive number")
 	case o.Procs < 0:
 		err = fmt.Errorf("procs must not be negative, got %d", o.Procs)
 	case o.DiscoveryPort < 1 || o.DiscoveryPort > 65535:

@@ -50,7 +50,7 @@ func New(opts Options) (*Slave, error) {
 			return nil, err
 		}
 	}
-	s.exec = &executor{maxLoad: opts.MaxLoad, metrics: s.metrics}
+	s.exec = &executor{maxLoad: opts.MaxLoad, metrics: s.metrics, emulate: opts.Emulate, speed: opts.Speed}
 	if opts.Workers > 0 {
 		s.exec.workers = make(chan struct{}, opts.Workers)
 	}
@@ -242,13 +242,18 @@ func (s *Slave) report(seq uint32) packets.LoadReport {
 	return r
 }
 
-// closeSockets closes whatever New opened; Close on a nil *net.UDPConn or
-// *net.TCPListener is a harmless error.
+// closeSockets closes whatever New opened, skipping the sockets a failed
+// New never opened (Close on a nil *net.UDPConn panics: it embeds its
+// connection).
 func (s *Slave) closeSockets() {
-	_ = s.udp.Close()
-	_ = s.loadLn.Close()
-	_ = s.taskLn.Close()
-	_ = s.resultLn.Close()
+	if s.udp != nil {
+		_ = s.udp.Close()
+	}
+	for _, ln := range []*net.TCPListener{s.loadLn, s.taskLn, s.resultLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
 	if s.metricsLn != nil {
 		_ = s.metricsLn.Close()
 	}

@@ -21,6 +21,7 @@ func main() {
 
 const usageHead = `usage: bench -local [flags]                       start a cluster per algorithm on loopback and compare them
        bench -target http://127.0.0.1:4242 [flags]   load a running master
+       bench -sim [flags]                            simulate the algorithms (bench -sim -h)
 
 Per algorithm it reports throughput (answered/s), p50/p95/p99/max latency, errors by
 status, each slave's share of the tasks and of the busy time (the slave's compute_ms
@@ -41,7 +42,8 @@ for a LAN of your own machines, never for someone else's.
 separated by ";", each key=value pairs separated by ",", optionally "N*" to repeat:
     -slaves "max-load=1e11,workers=2;2*max-load=5e10,workers=1"
   keys: max-load (slave -max-load; 1e11 notation accepted), workers (slave -workers;
-  0: no cap); any other key is passed to the slave as -key=value, except the flags
+  0: no cap), cpu (a CPU quota in cores, by cgroup v2 cpu.max or v1 cfs quota: root
+  only), speed (slave -speed, for -emulate); any other key is passed to the slave as -key=value, except the flags
   the lab sets itself (iface, master, discovery-port, metrics-addr, sd-dir, secret,
   log-level). The table names the slaves s1, s2, ... in this order.
 
@@ -50,6 +52,11 @@ Workloads (-workload):
   mixed     95% fibonacci n=30 + 5% primes n=20000 (heavy-tailed)
   bursty    the mixed requests in bursts (-burst ON/OFF, default 1s/1s)
   -mix "task:n:weight,..." replaces the requests, e.g. -mix primes:5000
+Emulated work (-emulate exp:50ms): /work requests whose service times are drawn
+from the distribution, on slaves started with -emulate (speed=F divides them);
+-load ρ sets the open-loop rate to ρ × the pool's capacity (Σ workers × speed / mean),
+-loads 0.5,0.8,0.95 -rounds 2 sweeps the loads (p99 against load in -chart), and
+the JSON's "algorithms" list gives times in system in units of the mean service time.
 Closed loop: -c requests in flight. Open loop: -rate per second, Poisson arrivals,
 each request timed from when it was due (no coordinated omission), at most
 -max-outstanding in flight: a request due beyond that is dropped and counted as an
@@ -60,6 +67,9 @@ flags:
 `
 
 func run(ctx context.Context) error {
+	if isSim(os.Args[1:]) {
+		return runSim(os.Args[1:], os.Stdout)
+	}
 	o := bench.NewOptions()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.Usage = func() {
@@ -91,6 +101,17 @@ func run(ctx context.Context) error {
 		func(v string) (err error) { o.Mix, err = bench.ParseMix(v); return err })
 	fs.Func("burst", fmt.Sprintf("bursty workload: traffic ON, then pause OFF (default %s/%s)", o.Burst.On, o.Burst.Off),
 		func(v string) (err error) { o.Burst, err = parseBurst(v); return err })
+	fs.Func("emulate", "emulated work instead of -workload: /work requests with service times exp:MEAN, const:MEAN or pareto:MEAN,ALPHA (slaves get -emulate)",
+		func(v string) error {
+			svc, err := bench.ParseService(v)
+			o.Emulate = &svc
+			return err
+		})
+	fs.Float64Var(&o.Load, "load", o.Load, "with -local -emulate: open loop at ρ times the pool's capacity (Σ workers × speed / mean service)")
+	var loads []float64
+	fs.Func("loads", "with -local -emulate: sweep these ρ values (e.g. 0.5,0.8,0.95), every algorithm at each, -rounds times; -out and -chart get the sweep",
+		func(v string) (err error) { loads, err = bench.ParseLoads(v); return err })
+	rounds := fs.Int("rounds", 1, "with -loads: rounds, each with its own seed (-seed + round) and the algorithm order rotated")
 	fs.IntVar(&o.Concurrency, "c", o.Concurrency, "closed loop: requests in flight")
 	fs.Float64Var(&o.Rate, "rate", o.Rate, "open loop: requests per second, Poisson arrivals (replaces -c)")
 	fs.IntVar(&o.MaxOutstanding, "max-outstanding", o.MaxOutstanding, "open loop: most requests in flight; beyond, a request is dropped (an error)")
@@ -122,6 +143,10 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("-algorithms is for -local: a running master has its own")
 	}
 	o.Command = commandLine(os.Args)
+	if loads != nil {
+		_, err = bench.RunSweep(ctx, o, loads, *rounds, os.Stdout, os.Stderr)
+		return err
+	}
 	_, err = bench.Run(ctx, o, os.Stdout, os.Stderr)
 	return err
 }

@@ -28,6 +28,8 @@ func run(ctx context.Context) error {
 	cli.JoinFlags(fs, &o.Iface, &o.Master, &o.DiscoveryPort)
 	fs.Uint64Var(&o.MaxLoad, "max-load", o.MaxLoad, "most committed load accepted (fibonacci n costs n, primes n costs n²)")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "most tasks computing at once (default: one per core; 0: no cap); admitted tasks beyond it wait their turn")
+	fs.BoolVar(&o.Emulate, "emulate", o.Emulate, "run emulated tasks (/work?n=MICROSECONDS: a wait, not CPU); others refuse them")
+	fs.Float64Var(&o.Speed, "speed", o.Speed, "divide every emulated task's service time by this (-emulate)")
 	fs.StringVar(&o.LoadMetric, "load-metric", o.LoadMetric, "how the reported load is computed from the committed load: "+strings.Join(slave.LoadMetricNames(), ", "))
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "address of /metrics; default: the interface address, any free port")
 	fs.StringVar(&o.TargetDir, "sd-dir", o.TargetDir, "directory where the slave publishes its /metrics endpoint for Prometheus file_sd (skipped when missing)")

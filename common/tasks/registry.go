@@ -23,6 +23,10 @@ type Task struct {
 	// CheapMaxN is the largest input that computes in about ten
 	// microseconds: less than handing it to another goroutine costs.
 	CheapMaxN uint64
+	// Emulated tasks cost a service time (a cancellable wait), not CPU:
+	// the lab's heterogeneous slaves on one host. A slave runs them only
+	// when started with -emulate, and divides their time by its -speed.
+	Emulated bool
 	// Run computes the result as decimal text. It returns ctx.Err() when
 	// cancelled before finishing.
 	Run func(ctx context.Context, n uint64) (string, error)

@@ -37,6 +37,33 @@ type Figures struct {
 	// Latency is, by task code, the peak-EWMA of the round trip per unit of
 	// task load, in seconds (zero value: none observed).
 	Latency []PeakEWMA
+	// Idle is how many of the slave's workers are idle as far as the master
+	// knows: set from the slave's idle notice (the free workers it reports
+	// with a result or a load report), lowered by one at each placement on
+	// it. join_idle_queue reads it; it stays 0 while no notice comes.
+	Idle int
+	// Rate is the tasks per second the slave completed over its last report
+	// interval and Utilisation the fraction of its workers' time they were
+	// busy then, both from its load report (0: not reported).
+	// weighted_round_robin weighs slaves by Rate/Utilisation.
+	Rate, Utilisation float64
+	// Service is the slave's computing time per task, its queue wait
+	// excluded (a result's ComputeMicros), in seconds: an EWMA over its
+	// results, fed by ObserveService (0: no result yet). prequal estimates
+	// a slave's latency from it.
+	Service float64
+}
+
+// serviceWindow is the number of results Service averages over, about.
+const serviceWindow = 16
+
+// ObserveService adds a result's computing time, in seconds, to Service.
+func (f *Figures) ObserveService(seconds float64) {
+	if f.Service == 0 {
+		f.Service = seconds
+		return
+	}
+	f.Service += (seconds - f.Service) / serviceWindow
 }
 
 // Load is the load figure the load-aware algorithms compare: the committed
@@ -82,12 +109,16 @@ type Algorithm interface {
 // algorithms maps each name accepted on the command line to a constructor
 // taking a random seed (used by the algorithms that draw).
 var algorithms = map[string]func(seed uint64) Algorithm{
-	"first_available":  func(uint64) Algorithm { return firstAvailable{} },
-	"round_robin":      func(uint64) Algorithm { return &roundRobin{} },
-	"least_load":       func(uint64) Algorithm { return &leastLoad{byLoad: newRanking()} },
-	"least_difference": func(uint64) Algorithm { return &leastDifference{byRoom: newRanking()} },
-	"power_of_two":     func(seed uint64) Algorithm { return newPowerOfTwo(seed) },
-	"least_latency":    func(uint64) Algorithm { return newLeastLatency() },
+	"first_available":      func(uint64) Algorithm { return firstAvailable{} },
+	"round_robin":          func(uint64) Algorithm { return &roundRobin{} },
+	"least_load":           func(uint64) Algorithm { return &leastLoad{byLoad: newRanking()} },
+	"least_difference":     func(uint64) Algorithm { return &leastDifference{byRoom: newRanking()} },
+	"power_of_two":         func(seed uint64) Algorithm { return newPowerOfTwo(seed) },
+	"least_latency":        func(uint64) Algorithm { return newLeastLatency() },
+	"random":               func(seed uint64) Algorithm { return &random{draws: newDraws(seed)} },
+	"prequal":              func(seed uint64) Algorithm { return newPrequal(seed) },
+	"join_idle_queue":      func(seed uint64) Algorithm { return newJoinIdleQueue(seed) },
+	"weighted_round_robin": func(uint64) Algorithm { return newWeightedRoundRobin() },
 }
 
 // Default is the algorithm used when none is named.

@@ -17,6 +17,10 @@ type slave struct {
 	inFlight int
 	room     uint64
 	latency  float64
+	idle     int     // idle workers notified
+	rate     float64 // completions per second reported
+	util     float64 // utilisation reported
+	service  float64 // computing time per task
 }
 
 // testTask is the task code and load the tests place.
@@ -42,6 +46,7 @@ func slaves(a Algorithm, figures ...slave) []*testSlave {
 		m := &testSlave{Seq: uint64(i + 1), Committed: 1, Factor: f.load, InFlight: f.inFlight,
 			MaxLoad: 1 + testLoad + f.room, Latency: make([]PeakEWMA, testTask+1)}
 		m.Latency[testTask].Value = f.latency
+		m.Idle, m.Rate, m.Utilisation, m.Service = f.idle, f.rate, f.util, f.service
 		a.Track(m)
 		ms[i] = m
 	}
@@ -273,7 +278,8 @@ func TestNewAlgorithmUnknownListsValidNames(t *testing.T) {
 	if err == nil {
 		t.Fatal("unknown algorithm accepted")
 	}
-	for _, name := range []string{"first_available", "round_robin", "least_load", "least_difference", "power_of_two", "least_latency"} {
+	for _, name := range []string{"first_available", "round_robin", "least_load", "least_difference", "power_of_two", "least_latency",
+		"random", "prequal", "join_idle_queue", "weighted_round_robin"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not list %s", err, name)
 		}
