@@ -10,16 +10,25 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/lbproject/loadbalancer/common/buildinfo"
 )
 
 // Parse parses fs over args, letting flags come before or after positional
 // arguments (`./master -iface lo least_load` and `./master least_load -iface
-// lo` both work), and returns the positional ones.
+// lo` both work), and returns the positional ones. It adds -version to fs:
+// with it, Parse prints the build's version to stdout and returns
+// ErrVersion, on which Run exits 0.
 func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	version := fs.Bool("version", false, "print the version and VCS revision this binary was built from, and exit")
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			return nil, errUsage{err}
+		}
+		if *version {
+			fmt.Println(buildinfo.Version(fs.Name()))
+			return nil, ErrVersion
 		}
 		if fs.NArg() == 0 {
 			return positional, nil
@@ -32,6 +41,9 @@ func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// ErrVersion is Parse's answer to -version, after printing the version.
+var ErrVersion = errors.New("version printed")
+
 // errUsage marks a command-line error the flag package has already printed.
 type errUsage struct{ error }
 
@@ -39,7 +51,7 @@ func (e errUsage) Unwrap() error { return e.error }
 
 // Run runs f with a context that ends on SIGINT or SIGTERM (a second signal
 // kills the process) and exits the process: 0 on success or -h, 2 on a command-line error, 1 with the error
-// printed otherwise.
+// printed otherwise. -version counts as success.
 func Run(name string, f func(ctx context.Context) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -50,7 +62,7 @@ func Run(name string, f func(ctx context.Context) error) {
 	stop()
 	var usage errUsage
 	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp), errors.Is(err, ErrVersion):
 		os.Exit(0)
 	case errors.As(err, &usage):
 		os.Exit(2)
