@@ -55,7 +55,6 @@ func TestMonitorBrowserStatusPage(t *testing.T) {
 	o.Grafana.URL, o.Grafana.Key = g.URL(), monitorPageKey
 	// A sync with nothing to change makes no request: list Grafana often,
 	// so that the outage below shows within a second.
-	o.Grafana.RelistInterval = 300 * time.Millisecond
 	o.StatusAddr = "127.0.0.1:0"
 	o.Log = testutil.Logger(t, "monitor", "warning")
 	mon, err := monitor.New(o)
