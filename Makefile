@@ -149,7 +149,7 @@ dist:
 	  os=$${p%/*} arch=$${p#*/} ext=; [ $$os = windows ] && ext=.exe; \
 	  dir=dist/$(DIST_NAME)-$$os-$$arch; mkdir -p $$dir; \
 	  echo "$$os/$$arch: $$dir"; \
-	  for b in $(BINARIES); do CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GOBUILD) -o $$dir/$$b$$ext ./cmd/$$b; done; \
+	  for b in $(BINARIES); do CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $$dir/$$b$$ext ./cmd/$$b; done; \
 	  cp -R deploy README.md $$dir/; \
 	  if [ $$os = windows ]; then (cd dist && zip -qr $$(basename $$dir).zip $$(basename $$dir)); \
 	  else tar -C dist -czf $$dir.tar.gz $$(basename $$dir); fi; \
