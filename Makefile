@@ -44,6 +44,11 @@ grafana_double:
 demo: build
 	./scripts/demo.sh
 
+# The monitor following a loopback cluster, with the Grafana double in place
+# of Grafana; MONITOR_DEMO_SECONDS=N to keep it up longer.
+monitor_demo: build grafana_double
+	./scripts/monitor-demo.sh
+
 # Formatting, vet, every test with the race detector (the namespace
 # end-to-end test included: it needs root and iproute2), then a short run of
 # every fuzz target.
