@@ -89,8 +89,6 @@ bench:
 # in turn on its own master with a heterogeneous pool of three slaves, all on
 # loopback, a short mixed workload; the table on stdout, JSON and chart in
 # LAB_DIR. `make bench_lab LAB_ARGS='-duration 10s -rate 300'` to vary it.
-# (./bench is built here, not in BINARIES: `bench` already names the Go
-# benchmarks target.)
 LAB_DIR    ?= $(CURDIR)/.lb/lab
 LAB_SLAVES ?= max-load=1e11,workers=2;max-load=5e10,workers=1;max-load=2e10,workers=1
 LAB_ARGS   ?= -workload mixed -duration 3s
