@@ -102,3 +102,15 @@ func TestHTTPEdges(t *testing.T) {
 		t.Errorf("tasks_total %v after one GET, want 1", n)
 	}
 }
+
+// Before its first poll the page claims nothing: the "No slave yet" and
+// "No task yet" notes are hidden until the data says so.
+func TestPageEmptyNotesHiddenBeforePoll(t *testing.T) {
+	m, _ := testutil.StartMaster(t, testutil.MasterOptions(t))
+	_, _, body := send(t, "GET", "http://"+m.HTTPAddr().String()+"/", "")
+	for _, id := range []string{"no-slaves", "no-tasks"} {
+		if !strings.Contains(body, `id="`+id+`" hidden>`) {
+			t.Errorf("#%s is shown before the first poll", id)
+		}
+	}
+}
