@@ -16,10 +16,6 @@ const (
 	panelHeight     = 8
 	rowHeight       = 1
 	gridWidth       = 24
-	cpuExpr         = `100 * (1 - avg(rate(node_cpu_seconds_total{mode="idle"}[1m])))`
-	requestedExpr   = `rate(tasks_requested[1m])`
-	completedExpr   = `rate(tasks_completed[1m])`
-	loadExpr        = `current_load`
 	noHostsMarkdown = "No slave hosts are known yet. Panels appear here once the master reports slaves."
 )
 
@@ -28,6 +24,35 @@ const (
 type dashboardHost struct {
 	IP            netip.Addr
 	DatasourceUID string
+	// ByLabel: the datasource is the central Prometheus, so the panels
+	// select this host by its host label.
+	ByLabel bool
+}
+
+// hostQueries are a host's panels' PromQL: the whole datasource's series
+// (a host's own Prometheus), or those labelled host=IP (a central one; the
+// master's /sd/targets labels slaves so, and central.yml's node job keeps
+// it for node_exporter).
+type hostQueries struct{ cpu, requested, completed, load string }
+
+func queriesFor(selector string) hostQueries {
+	sel := func(extra string) string {
+		switch {
+		case selector == "" && extra == "":
+			return ""
+		case selector == "":
+			return "{" + extra + "}"
+		case extra == "":
+			return "{" + selector + "}"
+		}
+		return "{" + extra + "," + selector + "}"
+	}
+	return hostQueries{
+		cpu:       `100 * (1 - avg(rate(node_cpu_seconds_total` + sel(`mode="idle"`) + `[1m])))`,
+		requested: `rate(tasks_requested` + sel("") + `[1m])`,
+		completed: `rate(tasks_completed` + sel("") + `[1m])`,
+		load:      `current_load` + sel(""),
+	}
 }
 
 type dashboardModel struct {
@@ -173,7 +198,11 @@ func buildDashboard(uid string, hosts []dashboardHost) dashboardModel {
 	y := 0
 	for _, h := range hosts {
 		ds := datasourceRef{Type: datasourceType, UID: h.DatasourceUID}
-		d.Panels = append(d.Panels, hostPanels(ds, h.IP.String(), y, nextID)...)
+		q := queriesFor("")
+		if h.ByLabel {
+			q = queriesFor(`host="` + h.IP.String() + `"`)
+		}
+		d.Panels = append(d.Panels, hostPanels(ds, h.IP.String(), q, y, nextID)...)
 		y += rowHeight + panelHeight
 	}
 	return d
@@ -181,7 +210,7 @@ func buildDashboard(uid string, hosts []dashboardHost) dashboardModel {
 
 // hostPanels is one host's row at height y: its CPU, and its slaves'
 // requests, completions and load, from the host's Prometheus ds.
-func hostPanels(ds datasourceRef, host string, y int, nextID func() int) []panel {
+func hostPanels(ds datasourceRef, host string, q hostQueries, y int, nextID func() int) []panel {
 	expanded := false
 	return []panel{
 		{
@@ -191,12 +220,12 @@ func hostPanels(ds datasourceRef, host string, y int, nextID func() int) []panel
 		},
 		timeseries(nextID(), "CPU usage "+host, ds, gridPos{H: panelHeight, W: panelWidth, X: 0, Y: y + rowHeight},
 			fieldDefaults{Unit: "percent", Min: ptr(0.0), Max: ptr(100.0)},
-			target{RefID: "A", Expr: cpuExpr, LegendFormat: "CPU busy"}),
+			target{RefID: "A", Expr: q.cpu, LegendFormat: "CPU busy"}),
 		timeseries(nextID(), "Slaves on "+host, ds, gridPos{H: panelHeight, W: panelWidth, X: panelWidth, Y: y + rowHeight},
 			fieldDefaults{Unit: "short", Min: ptr(0.0)},
-			target{RefID: "A", Expr: requestedExpr, LegendFormat: "{{instance}} requested/s"},
-			target{RefID: "B", Expr: completedExpr, LegendFormat: "{{instance}} completed/s"},
-			target{RefID: "C", Expr: loadExpr, LegendFormat: "{{instance}} load"}),
+			target{RefID: "A", Expr: q.requested, LegendFormat: "{{instance}} requested/s"},
+			target{RefID: "B", Expr: q.completed, LegendFormat: "{{instance}} completed/s"},
+			target{RefID: "C", Expr: q.load, LegendFormat: "{{instance}} load"}),
 	}
 }
 
@@ -215,7 +244,7 @@ func ShippedDashboard() ([]byte, error) {
 	}}
 	ds := datasourceRef{Type: datasourceType, UID: "${datasource}"}
 	id := 0
-	d.Panels = hostPanels(ds, "$datasource", 0, func() int { id++; return id })
+	d.Panels = hostPanels(ds, "$datasource", queriesFor(""), 0, func() int { id++; return id })
 	b, err := json.MarshalIndent(d, "", "  ")
 	return append(b, '\n'), err
 }

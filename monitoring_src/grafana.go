@@ -101,12 +101,16 @@ type SlaveRef struct {
 
 // GrafanaOptions configures a Grafana; zero values take the defaults.
 type GrafanaOptions struct {
-	URL            string         // e.g. http://localhost:3000
-	Key            string         // "user:password" (basic auth) or a service-account token (Bearer)
-	PrometheusPort int            // the Prometheus port on every slave host, default 9090
-	DashboardUID   string         // stable uid of the one dashboard, default "plugnplay-lb"
-	Timeout        time.Duration  // per HTTP call, default 10s
-	Log            *logger.Logger // default: discard
+	URL            string // e.g. http://localhost:3000
+	Key            string // "user:password" (basic auth) or a service-account token (Bearer)
+	PrometheusPort int    // the Prometheus port on every slave host, default 9090
+	// PrometheusURL, when set, is one central Prometheus for every host
+	// (fed by the master's /sd/targets): one datasource "lb-central", and
+	// each host's panels select it by its host label.
+	PrometheusURL string
+	DashboardUID  string         // stable uid of the one dashboard, default "plugnplay-lb"
+	Timeout       time.Duration  // per HTTP call, default 10s
+	Log           *logger.Logger // default: discard
 }
 
 // Grafana keeps Grafana in step with the slave hosts. Its methods may be
@@ -188,6 +192,11 @@ func NewGrafana(o GrafanaOptions) (*Grafana, error) {
 	if o.PrometheusPort < 1 || o.PrometheusPort > 65535 {
 		return nil, fmt.Errorf("prometheus port %d: want 1-65535", o.PrometheusPort)
 	}
+	if o.PrometheusURL != "" {
+		if u, err := url.Parse(o.PrometheusURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("prometheus URL %q: want http://HOST:PORT", o.PrometheusURL)
+		}
+	}
 	if o.DashboardUID == "" {
 		o.DashboardUID = DefaultDashboardUID
 	}
@@ -259,6 +268,7 @@ func (g *Grafana) Sync(ctx context.Context, hosts []SlaveHost) error {
 	defer g.mu.Unlock()
 
 	want, order := g.desired(hosts)
+	wantOrder := sortedKeys(want)
 	var errs stepErrors
 	fatal := false
 	fail := func(step string, err error) {
@@ -292,7 +302,7 @@ func (g *Grafana) Sync(ctx context.Context, hosts []SlaveHost) error {
 			fail("delete datasource "+have.name, err)
 		}
 	}
-	for _, ip := range order {
+	for _, ip := range wantOrder {
 		if fatal {
 			break
 		}
@@ -343,9 +353,21 @@ func (g *Grafana) repaired(what string) {
 	g.log.Info("Grafana repaired", "what", what)
 }
 
-// desired returns the wanted datasource per host, and the hosts sorted.
+// desired returns the wanted datasources (by host, or the central one
+// under centralKey), and the hosts sorted.
 func (g *Grafana) desired(hosts []SlaveHost) (map[netip.Addr]datasource, []netip.Addr) {
 	want := make(map[netip.Addr]datasource, len(hosts))
+	if g.opts.PrometheusURL != "" {
+		var order []netip.Addr
+		for _, h := range hosts {
+			if h.IP.IsValid() {
+				order = append(order, h.IP.Unmap().WithZone(""))
+			}
+		}
+		slices.SortFunc(order, netip.Addr.Compare)
+		want[centralKey] = datasource{name: centralName, uid: centralName, url: g.opts.PrometheusURL, typ: datasourceType}
+		return want, slices.Compact(order)
+	}
 	for _, h := range hosts {
 		if !h.IP.IsValid() {
 			g.log.Warning("ignoring a slave host without a valid IP")
@@ -486,11 +508,14 @@ func (g *Grafana) deleteDatasource(ctx context.Context, ip netip.Addr, d datasou
 func (g *Grafana) syncDashboard(ctx context.Context, order []netip.Addr) error {
 	hosts := make([]dashboardHost, 0, len(order))
 	for _, ip := range order {
-		uid := datasourceUID(ip)
-		if d, ok := g.managed[ip]; ok {
+		key, uid := ip, datasourceUID(ip)
+		if g.opts.PrometheusURL != "" {
+			key, uid = centralKey, centralName
+		}
+		if d, ok := g.managed[key]; ok {
 			uid = d.uid // an adopted datasource keeps its own uid
 		}
-		hosts = append(hosts, dashboardHost{IP: ip, DatasourceUID: uid})
+		hosts = append(hosts, dashboardHost{IP: ip, DatasourceUID: uid, ByLabel: g.opts.PrometheusURL != ""})
 	}
 	model, err := dashboardJSON(g.opts.DashboardUID, hosts)
 	if err != nil {
@@ -864,9 +889,26 @@ func datasourceUID(ip netip.Addr) string {
 	return datasourcePrefix + hex.EncodeToString(sum[:16])
 }
 
+// The central Prometheus' datasource (-prometheus-url), kept in the maps
+// under the zero address.
+const centralName = "lb-central"
+
+var centralKey = netip.Addr{}
+
+// HostDatasource is the datasource name and map key that serve host ip.
+func (g *Grafana) HostDatasource(ip netip.Addr) (name string, key netip.Addr) {
+	if g.opts.PrometheusURL != "" {
+		return centralName, centralKey
+	}
+	return datasourceName(ip), ip
+}
+
 // managedIP reports whether name is one of ours ("lb-" and an IP in the
-// form datasourceName writes) and which host it is for.
+// form datasourceName writes, or lb-central) and which host it is for.
 func managedIP(name string) (netip.Addr, bool) {
+	if name == centralName {
+		return centralKey, true
+	}
 	rest, ok := strings.CutPrefix(name, datasourcePrefix)
 	if !ok {
 		return netip.Addr{}, false

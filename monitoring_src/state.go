@@ -120,6 +120,7 @@ type state struct {
 	grafanaURL   string
 	dashboardUID string
 	redact       func(string) string
+	datasourceOf func(netip.Addr) (string, netip.Addr)
 
 	mu          sync.Mutex
 	master      netip.AddrPort // invalid while looking
@@ -147,7 +148,7 @@ func newState(now time.Time, interval time.Duration, lookingFor netip.AddrPort, 
 	return &state{
 		started: now, since: now, interval: interval, lookingFor: lookingFor,
 		// Both are fixed once NewGrafana returns.
-		grafanaURL: g.safeURL, dashboardUID: g.opts.DashboardUID, redact: g.redact,
+		grafanaURL: g.safeURL, dashboardUID: g.opts.DashboardUID, redact: g.redact, datasourceOf: g.HostDatasource,
 	}
 }
 
@@ -243,13 +244,14 @@ func (s *state) status(now time.Time) monitorStatus {
 	}
 	for _, h := range s.hosts {
 		ip := h.IP.Unmap().WithZone("") // as Grafana's datasource names it
+		name, key := s.datasourceOf(ip)
 		hs := hostStatus{
-			IP: ip.String(), Datasource: datasourceName(ip),
-			InGrafana: slices.Contains(s.datasources, datasourceName(ip)),
+			IP: ip.String(), Datasource: name,
+			InGrafana: slices.Contains(s.datasources, name),
 			Health:    healthUnknown,
 			Slaves:    make([]slaveStatus, len(h.Slaves)),
 		}
-		if hh, ok := s.health[ip]; ok && hs.InGrafana {
+		if hh, ok := s.health[key]; ok && hs.InGrafana {
 			hs.Health, hs.HealthMessage, hs.HealthCheckedAt = healthFailing, hh.Message, webui.TimePtr(hh.CheckedAt)
 			if hh.OK {
 				hs.Health = healthOK
