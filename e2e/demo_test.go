@@ -26,7 +26,7 @@ func TestDemoShowsTakenUDPPort(t *testing.T) {
 	port := strings.TrimPrefix(taken.LocalAddr().String(), "127.0.0.1:")
 	cmd := exec.Command("make", "-s", "demo")
 	cmd.Dir = root
-	cmd.Env = append(cleanEnv(), "DEMO_HTTP="+freeTCP(t), "DEMO_DISCOVERY_PORT="+port)
+	cmd.Env = append(cleanEnv(), "DEMO_HTTP="+promFreeAddr(t), "DEMO_DISCOVERY_PORT="+port)
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("make demo succeeded with UDP %s taken:\n%s", port, out)

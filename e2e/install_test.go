@@ -71,7 +71,7 @@ func TestInstall(t *testing.T) {
 // runInstalled runs the installed master and one slave on loopback, asks
 // for a task and checks both /metrics with promtool.
 func runInstalled(t *testing.T, bin string) {
-	httpAddr, metricsAddr := freeTCP(t), freeTCP(t)
+	httpAddr, metricsAddr := promFreeAddr(t), promFreeAddr(t)
 	udp := freeUDPPort(t)
 	startLocal(t, filepath.Join(bin, "master"), "-iface", "lo", "-http", httpAddr, "-discovery", ":"+udp)
 	startLocal(t, filepath.Join(bin, "slave"), "-iface", "lo", "-discovery-port", udp, "-sd-dir", "", "-metrics-addr", metricsAddr)
@@ -178,16 +178,6 @@ func startLocal(t *testing.T, bin string, args ...string) {
 			t.Logf("----- %s %v -----\n%s", filepath.Base(bin), args, out.String())
 		}
 	})
-}
-
-func freeTCP(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func freeUDPPort(t *testing.T) string {

@@ -568,23 +568,7 @@ func (g *Grafana) readDashboard(ctx context.Context) (model []byte, found bool, 
 	var got struct {
 		Dashboard dashboardModel `json:"dashboard"`
 	}
-	err = g.do(ctx, func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.endpoint("api/dashboards/uid/"+url.PathEscape(g.opts.DashboardUID)), nil)
-		if err != nil {
-			return err
-		}
-		g.authorize(req)
-		req.Header.Set("Accept", "application/json")
-		resp, err := g.hc.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			return nil // do() reports the status
-		}
-		return json.NewDecoder(io.LimitReader(resp.Body, maxDashboardBody)).Decode(&got)
-	})
+	err = g.getJSON(ctx, "api/dashboards/uid/"+url.PathEscape(g.opts.DashboardUID), maxDashboardBody, &got)
 	if isStatus(err, http.StatusNotFound) {
 		return nil, false, nil
 	}
@@ -596,6 +580,32 @@ func (g *Grafana) readDashboard(ctx context.Context) (model []byte, found bool, 
 	// fields in one shape, as for the model we render.
 	model, err = canonicalJSON(got.Dashboard)
 	return model, true, err
+}
+
+// getJSON GETs path under the API root and decodes a 2xx answer (at most
+// limit bytes) into v; any other status is do()'s error, with Grafana's
+// message.
+func (g *Grafana) getJSON(ctx context.Context, path string, limit int64, v any) error {
+	return g.do(ctx, func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.endpoint(path), nil)
+		if err != nil {
+			return err
+		}
+		g.authorize(req)
+		req.Header.Set("Accept", "application/json")
+		resp, err := g.hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			// Read, so that the recorder keeps Grafana's message; do()
+			// reports the status.
+			_, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+			return err
+		}
+		return json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(v)
+	})
 }
 
 // canonicalJSON marshals v, then re-marshals it through a generic value so
@@ -623,20 +633,7 @@ func (g *Grafana) checkHealth(ctx context.Context) error {
 			Status  string `json:"status"`
 			Message string `json:"message"`
 		}
-		err := g.do(ctx, func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.endpoint("api/datasources/uid/"+url.PathEscape(d.uid)+"/health"), nil)
-			if err != nil {
-				return err
-			}
-			g.authorize(req)
-			req.Header.Set("Accept", "application/json")
-			resp, err := g.hc.Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			return json.NewDecoder(io.LimitReader(resp.Body, maxErrorBody)).Decode(&answer)
-		})
+		err := g.getJSON(ctx, "api/datasources/uid/"+url.PathEscape(d.uid)+"/health", maxErrorBody, &answer)
 		h := DatasourceHealth{OK: err == nil && answer.Status == "OK", Message: answer.Message, CheckedAt: time.Now()}
 		switch {
 		case isStatus(err, http.StatusBadRequest):
