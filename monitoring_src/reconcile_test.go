@@ -127,7 +127,8 @@ func TestMonitorRepairsGrafana(t *testing.T) {
 			t.Fatalf("%s: nothing broken", tc.name)
 		}
 		testutil.WaitFor(t, 10*time.Second, tc.name+": repaired", inStep)
-		if took := time.Since(broken); took > within {
+		took := time.Since(broken)
+		if took > within {
 			t.Errorf("%s: repaired after %s, want within one interval (%s)", tc.name, took, interval)
 		}
 		testutil.WaitFor(t, 5*time.Second, tc.name+": the repair on the page", func() bool {
@@ -137,7 +138,7 @@ func TestMonitorRepairsGrafana(t *testing.T) {
 		if !strings.Contains(st.Grafana.LastRepair, tc.wantRepair) || !strings.Contains(st.Grafana.LastRepair, "missing") {
 			t.Errorf("%s: last repair %q", tc.name, st.Grafana.LastRepair)
 		}
-		t.Logf("%s: %d repairs, the last %q", tc.name, st.Grafana.Repairs, st.Grafana.LastRepair)
+		t.Logf("%s: repaired after %s; %d repairs, the last %q", tc.name, took.Round(time.Millisecond), st.Grafana.Repairs, st.Grafana.LastRepair)
 		repairs = st.Grafana.Repairs
 	}
 }
