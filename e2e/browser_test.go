@@ -139,11 +139,27 @@ func TestBrowserStatusPage(t *testing.T) {
 	}
 	browserScreenshot(t, ctx, "browser-status-slave-lost.png")
 
-	// Phone width: nothing wider than the screen, and a screenshot.
+	// 1280 px: a long uptime fits its tile (measured right after setting
+	// it, before the next poll writes the real one).
+	browserDo(t, ctx, "emulate a 1280×900 screen", chromedp.EmulateViewport(1280, 900))
+	browserWait(t, ctx, "the page to lay out at 1280 px", `window.innerWidth === 1280`)
+	if !browserEval[bool](t, ctx, `(() => { const d = document.getElementById('s-uptime');
+	    d.textContent = '12 h 34 min'; return d.scrollWidth <= d.clientWidth; })()`) {
+		t.Error("the uptime tile truncates \"12 h 34 min\" at 1280 px")
+	}
+
+	// Phone width: nothing wider than the screen, the recent tasks' status
+	// and result on screen, and a screenshot.
 	browserDo(t, ctx, "emulate a 390×844 phone",
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	browserWait(t, ctx, "the page to lay out at 390 px",
 		`window.innerWidth === 390 && document.documentElement.scrollWidth <= 390`)
+	browserWait(t, ctx, "a recent task's status and result inside the table's frame at 390 px",
+		`(() => { const row = document.querySelector('#task-rows tr'); if (!row) return false;
+		  const frame = row.closest('.table-wrap').getBoundingClientRect();
+		  const status = row.querySelector('.badge').getBoundingClientRect();
+		  const result = row.querySelector('td.result').getBoundingClientRect();
+		  return status.width > 0 && result.width > 0 && status.right <= frame.right && result.right <= frame.right + 1; })()`)
 	browserScreenshot(t, ctx, "browser-status-phone.png")
 
 	for _, problem := range seen.problems(base) {

@@ -10,6 +10,9 @@ package e2e
 
 import (
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -53,9 +56,13 @@ func TestMonitorBrowserStatusPage(t *testing.T) {
 	o.Interval = 200 * time.Millisecond
 	o.JoinFirstWait, o.JoinMaxWait = 50*time.Millisecond, 200*time.Millisecond
 	o.Grafana.URL, o.Grafana.Key = g.URL(), monitorPageKey
-	// A sync with nothing to change makes no request: list Grafana often,
-	// so that the outage below shows within a second.
-	o.Grafana.RelistInterval = 300 * time.Millisecond
+	// A Prometheus for host 127.0.0.1 only: Grafana finds none at
+	// 127.0.0.2, and the page says so.
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"scalar","result":[0,"2"]}}`)
+	}))
+	t.Cleanup(prom.Close)
+	o.Grafana.PrometheusPort = prom.Listener.Addr().(*net.TCPAddr).Port
 	o.StatusAddr = "127.0.0.1:0"
 	o.Log = testutil.Logger(t, "monitor", "warning")
 	mon, err := monitor.New(o)
@@ -69,9 +76,10 @@ func TestMonitorBrowserStatusPage(t *testing.T) {
 	browserDo(t, ctx, "open the monitor's page", chromedp.Navigate(base+"/"))
 
 	// The master, the two slave hosts with their datasources, Grafana in step.
-	browserWait(t, ctx, "two slave hosts, both in Grafana",
+	browserWait(t, ctx, "two slave hosts in Grafana, the second's Prometheus down",
 		`[...document.querySelectorAll('#host-rows tr')].map(r => r.dataset.ip + '=' + r.dataset.datasource).join(' ') ===
-		 '127.0.0.1=in Grafana 127.0.0.2=in Grafana'`)
+		 '127.0.0.1=in Grafana 127.0.0.2=Prometheus down' &&
+		 document.getElementById('hosts-summary').textContent.includes('1 whose Prometheus does not answer')`)
 	browserWait(t, ctx, "the master and Grafana in step", fmt.Sprintf(
 		`document.getElementById('s-master').textContent === %q &&
 		 document.getElementById('s-hosts').textContent === '2' &&

@@ -34,8 +34,38 @@ func (m *Master) routes() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /sd/targets", m.handleTargets)
+	// A browser asks for it with the first page view; it is no task.
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("GET /{task}", m.handleTask)
+	// Everything else, so that it gets this API's answers (JSON when asked
+	// for) rather than the mux's plain "404 page not found" and 405.
+	mux.HandleFunc("/", handleUnrouted)
 	return mux
+}
+
+// maxQuotedPath caps how much of a request's path an error message repeats.
+const maxQuotedPath = 64
+
+// handleUnrouted answers what no route takes: 405 for a method other than
+// GET and HEAD, 404 for a path that is no task (/fibonacci/, /a/b).
+func handleUnrouted(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		respondError(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: use GET", quoted(r.Method)))
+		return
+	}
+	respondError(w, r, http.StatusNotFound, fmt.Sprintf("no such path %s: tasks are /NAME?n=N with NAME one of %s", quoted(r.URL.Path), taskList()))
+}
+
+// quoted quotes s, cut to maxQuotedPath bytes: a 900 KB path gets a short
+// answer.
+func quoted(s string) string {
+	if len(s) > maxQuotedPath {
+		return strconv.Quote(s[:maxQuotedPath]) + "…"
+	}
+	return strconv.Quote(s)
 }
 
 // TaskAnswer is the JSON form of a task's answer (Accept: application/json).
@@ -56,7 +86,17 @@ func (m *Master) handleTask(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("task")
 	t, ok := tasks.ByName(name)
 	if !ok {
-		respondError(w, r, http.StatusNotFound, fmt.Sprintf("unknown task %q: tasks are %s", name, taskList()))
+		respondError(w, r, http.StatusNotFound, fmt.Sprintf("unknown task %s: tasks are %s", quoted(name), taskList()))
+		return
+	}
+	if r.Method == http.MethodHead {
+		// HEAD never runs a task: it says whether the same GET is valid.
+		if _, err := parseQueryN(r, t); err != nil {
+			respondError(w, r, http.StatusBadRequest, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	status := m.serveTask(w, r, t)
@@ -68,13 +108,16 @@ func (m *Master) handleTask(w http.ResponseWriter, r *http.Request) {
 
 // serveTask answers one task request and returns the status it sent.
 func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t tasks.Task) int {
-	n, err := ParseN(r.URL.Query(), t)
+	n, err := parseQueryN(r, t)
 	if err != nil {
 		return respondError(w, r, http.StatusBadRequest, err.Error())
 	}
 	res, err := m.runTask(r.Context(), t, n)
 	switch {
 	case err == nil:
+	case (errors.Is(err, errNoCapacity) || errors.Is(err, errQueueFull)) && m.Slaves() == 0:
+		w.Header().Set("Retry-After", "1")
+		return respondError(w, r, http.StatusServiceUnavailable, fmt.Sprintf("no slave has joined this master yet: start a slave (%s n=%d)", t.Name, n))
 	case errors.Is(err, errNoCapacity), errors.Is(err, errQueueFull):
 		w.Header().Set("Retry-After", "1")
 		return respondError(w, r, http.StatusServiceUnavailable, fmt.Sprintf("no slave can take %s n=%d now: %v", t.Name, n, err))
@@ -98,6 +141,17 @@ func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t tasks.Task)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte(res.Value + "\n"))
 	return http.StatusOK
+}
+
+// parseQueryN parses the request's query strictly, then reads n from it:
+// r.URL.Query() silently drops what it cannot parse (a ';' separator, more
+// than 10,000 parameters), which would turn into a misleading "missing n".
+func parseQueryN(r *http.Request, t tasks.Task) (uint64, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return 0, fmt.Errorf("bad query string (%v): use /%s?n=N, parameters separated by '&'", err, t.Name)
+	}
+	return ParseN(q, t)
 }
 
 // ParseN reads the task input from the query: exactly one n, a decimal

@@ -209,7 +209,7 @@ func TestNoSlaveGives503(t *testing.T) {
 	m, _ := testutil.StartMaster(t, o)
 	start := time.Now()
 	status, hdr, body := testutil.Get(t, "http://"+m.HTTPAddr().String()+"/fibonacci?n=5", "")
-	if status != 503 || hdr.Get("Retry-After") == "" || !strings.HasPrefix(body, "no slave can take fibonacci n=5 now") {
+	if status != 503 || hdr.Get("Retry-After") == "" || !strings.HasPrefix(body, "no slave has joined this master yet") {
 		t.Fatalf("status %d, Retry-After %q, body %q", status, hdr.Get("Retry-After"), body)
 	}
 	if d := time.Since(start); d > 5*time.Second {

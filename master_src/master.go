@@ -73,6 +73,9 @@ func New(opts Options) (*Master, error) {
 		return nil, fmt.Errorf("opening discovery socket %s: %w", opts.DiscoveryAddr, err)
 	}
 	m.udp = pc.(*net.UDPConn)
+	if why := unreachableByBroadcast(opts.DiscoveryAddr, localPrefixes()); why != "" {
+		m.log.Warning(why)
+	}
 	if m.httpLn, err = net.Listen("tcp", opts.HTTPAddr); err != nil {
 		_ = m.udp.Close()
 		return nil, fmt.Errorf("opening HTTP listener %s: %w", opts.HTTPAddr, err)

@@ -5,11 +5,14 @@ package master
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/config"
 	"github.com/lbproject/loadbalancer/common/constants"
 	"github.com/lbproject/loadbalancer/common/logger"
+	"github.com/lbproject/loadbalancer/common/netif"
 	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
@@ -126,4 +129,49 @@ func (o Options) check() error {
 		return fmt.Errorf("load history, recent tasks and lost slave TTL must not be negative")
 	}
 	return nil
+}
+
+// unreachableByBroadcast explains why slaves' broadcasts cannot reach a
+// discovery socket bound to addr, or returns "". The kernel delivers a
+// broadcast only to sockets bound to the wildcard address or to that
+// broadcast address: one bound to a host's own address (127.0.0.1:3000,
+// 10.0.5.1:3000) hears unicast joins (-master) and nothing else.
+func unreachableByBroadcast(addr string, localPrefixes []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return ""
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || ip.IsUnspecified() || ip == netip.IPv4Unspecified() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return "" // a name is resolved by the listener; let it be
+	}
+	for _, p := range localPrefixes {
+		if p.Addr().Is4() && netif.BroadcastOf(p) == ip && p.Bits() < 31 {
+			return ""
+		}
+	}
+	return fmt.Sprintf("discovery bound to %s hears no broadcast: slaves find this master only with -master; "+
+		"bind to :%s (with -iface to pick the interface) for plug-and-play joins", host, portOf(addr))
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
+}
+
+// localPrefixes lists this host's interface addresses with their prefixes.
+func localPrefixes() []netip.Prefix {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if p, err := netip.ParsePrefix(n.String()); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }

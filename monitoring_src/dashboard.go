@@ -16,10 +16,6 @@ const (
 	panelHeight     = 8
 	rowHeight       = 1
 	gridWidth       = 24
-	cpuExpr         = `100 * (1 - avg(rate(node_cpu_seconds_total{mode="idle"}[1m])))`
-	requestedExpr   = `rate(tasks_requested[1m])`
-	completedExpr   = `rate(tasks_completed[1m])`
-	loadExpr        = `current_load`
 	noHostsMarkdown = "No slave hosts are known yet. Panels appear here once the master reports slaves."
 )
 
@@ -28,6 +24,35 @@ const (
 type dashboardHost struct {
 	IP            netip.Addr
 	DatasourceUID string
+	// ByLabel: the datasource is the central Prometheus, so the panels
+	// select this host by its host label.
+	ByLabel bool
+}
+
+// hostQueries are a host's panels' PromQL: the whole datasource's series
+// (a host's own Prometheus), or those labelled host=IP (a central one; the
+// master's /sd/targets labels slaves so, and central.yml's node job keeps
+// it for node_exporter).
+type hostQueries struct{ cpu, requested, completed, load string }
+
+func queriesFor(selector string) hostQueries {
+	sel := func(extra string) string {
+		switch {
+		case selector == "" && extra == "":
+			return ""
+		case selector == "":
+			return "{" + extra + "}"
+		case extra == "":
+			return "{" + selector + "}"
+		}
+		return "{" + extra + "," + selector + "}"
+	}
+	return hostQueries{
+		cpu:       `100 * (1 - avg(rate(node_cpu_seconds_total` + sel(`mode="idle"`) + `[1m])))`,
+		requested: `rate(tasks_requested` + sel("") + `[1m])`,
+		completed: `rate(tasks_completed` + sel("") + `[1m])`,
+		load:      `current_load` + sel(""),
+	}
 }
 
 type dashboardModel struct {
@@ -43,7 +68,7 @@ type dashboardModel struct {
 	Time          timeRange   `json:"time"`
 	Refresh       string      `json:"refresh"`
 	Panels        []panel     `json:"panels"`
-	Templating    emptyList   `json:"templating"`
+	Templating    templating  `json:"templating"`
 	Annotations   emptyList   `json:"annotations"`
 	Links         []struct{}  `json:"links"`
 	FiscalYear    int         `json:"fiscalYearStartMonth"`
@@ -63,6 +88,22 @@ type timePicker struct {
 
 type emptyList struct {
 	List []struct{} `json:"list"`
+}
+
+type templating struct {
+	List []variable `json:"list"`
+}
+
+// variable is a dashboard variable; the shipped dashboard has one, the
+// Prometheus datasource to show.
+type variable struct {
+	Name    string `json:"name"`
+	Label   string `json:"label"`
+	Type    string `json:"type"`
+	Query   string `json:"query"`
+	Regex   string `json:"regex"`
+	Refresh int    `json:"refresh"`
+	Hide    int    `json:"hide"`
 }
 
 type panel struct {
@@ -138,7 +179,7 @@ func buildDashboard(uid string, hosts []dashboardHost) dashboardModel {
 		SchemaVersion: schemaVersion,
 		Time:          timeRange{From: "now-15m", To: "now"},
 		Refresh:       "5s",
-		Templating:    emptyList{List: []struct{}{}},
+		Templating:    templating{List: []variable{}},
 		Annotations:   emptyList{List: []struct{}{}},
 		Links:         []struct{}{},
 		WeekStart:     "",
@@ -156,27 +197,56 @@ func buildDashboard(uid string, hosts []dashboardHost) dashboardModel {
 	nextID := func() int { id++; return id }
 	y := 0
 	for _, h := range hosts {
-		ip := h.IP.String()
 		ds := datasourceRef{Type: datasourceType, UID: h.DatasourceUID}
-		expanded := false
-		d.Panels = append(d.Panels,
-			panel{
-				ID: nextID(), Type: "row", Title: ip,
-				GridPos:   gridPos{H: rowHeight, W: gridWidth, Y: y},
-				Collapsed: &expanded, Panels: &[]panel{},
-			},
-			timeseries(nextID(), "CPU usage "+ip, ds, gridPos{H: panelHeight, W: panelWidth, X: 0, Y: y + rowHeight},
-				fieldDefaults{Unit: "percent", Min: ptr(0.0), Max: ptr(100.0)},
-				target{RefID: "A", Expr: cpuExpr, LegendFormat: "CPU busy"}),
-			timeseries(nextID(), "Slaves on "+ip, ds, gridPos{H: panelHeight, W: panelWidth, X: panelWidth, Y: y + rowHeight},
-				fieldDefaults{Unit: "short", Min: ptr(0.0)},
-				target{RefID: "A", Expr: requestedExpr, LegendFormat: "{{instance}} requested/s"},
-				target{RefID: "B", Expr: completedExpr, LegendFormat: "{{instance}} completed/s"},
-				target{RefID: "C", Expr: loadExpr, LegendFormat: "{{instance}} load"}),
-		)
+		q := queriesFor("")
+		if h.ByLabel {
+			q = queriesFor(`host="` + h.IP.String() + `"`)
+		}
+		d.Panels = append(d.Panels, hostPanels(ds, h.IP.String(), q, y, nextID)...)
 		y += rowHeight + panelHeight
 	}
 	return d
+}
+
+// hostPanels is one host's row at height y: its CPU, and its slaves'
+// requests, completions and load, from the host's Prometheus ds.
+func hostPanels(ds datasourceRef, host string, q hostQueries, y int, nextID func() int) []panel {
+	expanded := false
+	return []panel{
+		{
+			ID: nextID(), Type: "row", Title: host,
+			GridPos:   gridPos{H: rowHeight, W: gridWidth, Y: y},
+			Collapsed: &expanded, Panels: &[]panel{},
+		},
+		timeseries(nextID(), "CPU usage "+host, ds, gridPos{H: panelHeight, W: panelWidth, X: 0, Y: y + rowHeight},
+			fieldDefaults{Unit: "percent", Min: ptr(0.0), Max: ptr(100.0)},
+			target{RefID: "A", Expr: q.cpu, LegendFormat: "CPU busy"}),
+		timeseries(nextID(), "Slaves on "+host, ds, gridPos{H: panelHeight, W: panelWidth, X: panelWidth, Y: y + rowHeight},
+			fieldDefaults{Unit: "short", Min: ptr(0.0)},
+			target{RefID: "A", Expr: q.requested, LegendFormat: "{{instance}} requested/s"},
+			target{RefID: "B", Expr: q.completed, LegendFormat: "{{instance}} completed/s"},
+			target{RefID: "C", Expr: q.load, LegendFormat: "{{instance}} load"}),
+	}
+}
+
+// ShippedDashboard is the dashboard for users who provision Grafana
+// themselves (deploy/grafana/dashboard.json): the monitor's panels for one
+// slave host, whose Prometheus is picked with the "datasource" variable
+// (the lb-* datasources, or any Prometheus). TestShippedDashboard keeps the
+// file equal to it.
+func ShippedDashboard() ([]byte, error) {
+	d := buildDashboard(DefaultDashboardUID+"-host", nil)
+	d.Title = dashboardTitle + " (one host)"
+	d.Description = "One slave host's CPU and slaves; pick the host's Prometheus above."
+	d.Tags = []string{"loadbalancer", "plug-and-play"}
+	d.Templating.List = []variable{{
+		Name: "datasource", Label: "Slave host's Prometheus", Type: "datasource", Query: datasourceType, Refresh: 1,
+	}}
+	ds := datasourceRef{Type: datasourceType, UID: "${datasource}"}
+	id := 0
+	d.Panels = hostPanels(ds, "$datasource", queriesFor(""), 0, func() int { id++; return id })
+	b, err := json.MarshalIndent(d, "", "  ")
+	return append(b, '\n'), err
 }
 
 func timeseries(id int, title string, ds datasourceRef, pos gridPos, defaults fieldDefaults, targets ...target) panel {

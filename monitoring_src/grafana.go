@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -35,7 +36,6 @@ const (
 	DefaultPrometheusPort = 9090
 	DefaultDashboardUID   = "plugnplay-lb"
 	DefaultGrafanaTimeout = 10 * time.Second
-	DefaultRelistInterval = time.Minute
 )
 
 const (
@@ -46,6 +46,8 @@ const (
 	maxUIDLen = 40
 	// maxErrorBody caps how much of an error answer is kept for messages.
 	maxErrorBody = 4 << 10
+	// maxDashboardBody caps the dashboard read back.
+	maxDashboardBody = 8 << 20
 )
 
 // Errors a Sync can wrap; test with errors.Is.
@@ -100,16 +102,16 @@ type SlaveRef struct {
 
 // GrafanaOptions configures a Grafana; zero values take the defaults.
 type GrafanaOptions struct {
-	URL            string         // e.g. http://localhost:3000
-	Key            string         // "user:password" (basic auth) or a service-account token (Bearer)
-	PrometheusPort int            // the Prometheus port on every slave host, default 9090
-	DashboardUID   string         // stable uid of the one dashboard, default "plugnplay-lb"
-	Timeout        time.Duration  // per HTTP call, default 10s
-	Log            *logger.Logger // default: discard
-	// RelistInterval: Sync also lists the datasources when the last list is
-	// older than this, to notice changes made by hand. Default 1m; negative:
-	// only on the first Sync and after a failure.
-	RelistInterval time.Duration
+	URL            string // e.g. http://localhost:3000
+	Key            string // "user:password" (basic auth) or a service-account token (Bearer)
+	PrometheusPort int    // the Prometheus port on every slave host, default 9090
+	// PrometheusURL, when set, is one central Prometheus for every host
+	// (fed by the master's /sd/targets): one datasource "lb-central", and
+	// each host's panels select it by its host label.
+	PrometheusURL string
+	DashboardUID  string         // stable uid of the one dashboard, default "plugnplay-lb"
+	Timeout       time.Duration  // per HTTP call, default 10s
+	Log           *logger.Logger // default: discard
 }
 
 // Grafana keeps Grafana in step with the slave hosts. Its methods may be
@@ -125,15 +127,33 @@ type Grafana struct {
 	log       *logger.Logger
 
 	mu sync.Mutex
-	// listed: managed mirrors Grafana's lb-* datasources, learnt from a list
-	// and kept up to date by our own calls. Cleared by any failure, so the
-	// next Sync lists again before acting.
-	listed   bool
-	listedAt time.Time
-	managed  map[netip.Addr]datasource
-	// written is the dashboard JSON last written successfully (nil: none).
-	// Cleared after an outage: Grafana may have come back without it.
-	written []byte
+	// managed mirrors Grafana's lb-* datasources, as listed at the start of
+	// the last Sync and kept up to date by its own calls.
+	managed map[netip.Addr]datasource
+	// vanished marks the hosts whose datasource was listed once and then
+	// gone: creating it again is a repair.
+	vanished map[netip.Addr]bool
+	// dashboardSeen: the dashboard was written or found once, so its
+	// absence later is a repair; dashboardHosts is what it was written for,
+	// so that a rewrite for new hosts is not counted as one.
+	dashboardSeen  bool
+	dashboardHosts []dashboardHost
+	// health is what Grafana said of each managed datasource at the last
+	// Sync: whether its Prometheus answers.
+	health map[netip.Addr]DatasourceHealth
+	// repairs counts what Syncs found missing or different in Grafana and
+	// put right, lastRepair says what the last one was.
+	repairs      int
+	lastRepair   string
+	lastRepairAt time.Time
+}
+
+// DatasourceHealth is Grafana's answer to GET
+// /api/datasources/uid/:uid/health for one datasource.
+type DatasourceHealth struct {
+	OK        bool
+	Message   string
+	CheckedAt time.Time
 }
 
 // datasource is one lb-* datasource, as wanted or as found in Grafana.
@@ -173,6 +193,11 @@ func NewGrafana(o GrafanaOptions) (*Grafana, error) {
 	if o.PrometheusPort < 1 || o.PrometheusPort > 65535 {
 		return nil, fmt.Errorf("prometheus port %d: want 1-65535", o.PrometheusPort)
 	}
+	if o.PrometheusURL != "" {
+		if u, err := url.Parse(o.PrometheusURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("prometheus URL %q: want http://HOST:PORT", o.PrometheusURL)
+		}
+	}
 	if o.DashboardUID == "" {
 		o.DashboardUID = DefaultDashboardUID
 	}
@@ -188,9 +213,6 @@ func NewGrafana(o GrafanaOptions) (*Grafana, error) {
 	if o.Log == nil {
 		o.Log = logger.Discard()
 	}
-	if o.RelistInterval == 0 {
-		o.RelistInterval = DefaultRelistInterval
-	}
 	o.URL = base.String()
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
@@ -205,7 +227,8 @@ func NewGrafana(o GrafanaOptions) (*Grafana, error) {
 	g := &Grafana{
 		opts: o, base: base, safeURL: base.String(), client: client,
 		transport: transport, hc: hc, log: o.Log,
-		managed: map[netip.Addr]datasource{},
+		managed: map[netip.Addr]datasource{}, vanished: map[netip.Addr]bool{},
+		health: map[netip.Addr]DatasourceHealth{},
 	}
 	g.secrets = append(g.secrets, o.Key, base64.StdEncoding.EncodeToString([]byte(o.Key)))
 	if _, pass, ok := strings.Cut(o.Key, ":"); ok && len(pass) >= 4 {
@@ -230,22 +253,23 @@ func (g *Grafana) ManagedDatasources() []string {
 	return names
 }
 
-// Sync makes Grafana match hosts: one Prometheus datasource "lb-<ip>" per
-// host (created, or adopted when it exists already), none for hosts gone,
-// and the dashboard rewritten when its content changed since the last
-// successful write (always on the first Sync, and after an outage).
+// Sync reconciles Grafana with hosts: it reads back what Grafana has (the
+// lb-* datasources, the dashboard) and repairs every difference from what it
+// should have: one Prometheus datasource "lb-<ip>" per host (created, or
+// adopted when it exists already), none for hosts gone, and the dashboard
+// written when it is missing or differs (deleted by hand, edited, or a
+// Grafana that came back empty). Then it asks Grafana for the health of
+// each datasource (Health). Every call reads everything again, so whatever
+// changed in Grafana is repaired by the next Sync.
 //
-// It lists the datasources first on the first call, after any failure and
-// every RelistInterval; otherwise it acts on what it knows, so a Sync with
-// nothing to change makes no request. A failed step is retried on the next
-// call, whether or not hosts change. The returned error names every failed
-// step; after a 401, an unreachable Grafana or a 502/503/504 the remaining
-// steps are skipped.
+// The returned error names every failed step; after a 401, an unreachable
+// Grafana or a 502/503/504 the remaining steps are skipped.
 func (g *Grafana) Sync(ctx context.Context, hosts []SlaveHost) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 
 	want, order := g.desired(hosts)
+	wantOrder := sortedKeys(want)
 	var errs stepErrors
 	fatal := false
 	fail := func(step string, err error) {
@@ -254,17 +278,10 @@ func (g *Grafana) Sync(ctx context.Context, hosts []SlaveHost) error {
 		fatal = fatal || isFatal(err)
 	}
 
-	stale := g.opts.RelistInterval > 0 && time.Since(g.listedAt) >= g.opts.RelistInterval
-	if !g.listed || stale {
-		if err := g.list(ctx, want); err != nil {
-			fail("list datasources", err)
-			g.listed = false
-			if isOutage(err) {
-				g.written = nil
-			}
-			// Nothing can be done safely without knowing what exists.
-			return append(errs, errors.New("remaining steps skipped")).wrap()
-		}
+	if err := g.list(ctx, want); err != nil {
+		fail("list datasources", err)
+		// Nothing can be done safely without knowing what exists.
+		return append(errs, errors.New("remaining steps skipped")).wrap()
 	}
 
 	// Deletes first, so a datasource with wrong settings is replaced in
@@ -286,7 +303,7 @@ func (g *Grafana) Sync(ctx context.Context, hosts []SlaveHost) error {
 			fail("delete datasource "+have.name, err)
 		}
 	}
-	for _, ip := range order {
+	for _, ip := range wantOrder {
 		if fatal {
 			break
 		}
@@ -302,21 +319,56 @@ func (g *Grafana) Sync(ctx context.Context, hosts []SlaveHost) error {
 			fail("write dashboard "+g.opts.DashboardUID, err)
 		}
 	}
-	if len(errs) > 0 {
-		g.listed = false
-		if fatal {
-			errs = append(errs, errors.New("remaining steps skipped"))
+	if !fatal {
+		if err := g.checkHealth(ctx); err != nil {
+			fail("datasource health", err)
 		}
 	}
-	if slices.ContainsFunc(errs, isOutage) {
-		g.written = nil
+	if fatal {
+		errs = append(errs, errors.New("remaining steps skipped"))
 	}
 	return errs.wrap()
 }
 
-// desired returns the wanted datasource per host, and the hosts sorted.
+// Health returns Grafana's last answer on each managed datasource's health,
+// by host. It waits for a Sync in progress.
+func (g *Grafana) Health() map[netip.Addr]DatasourceHealth {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return maps.Clone(g.health)
+}
+
+// Repairs returns how many differences Syncs have found in Grafana and
+// repaired (a datasource or the dashboard missing or different), the last
+// one and when. It waits for a Sync in progress.
+func (g *Grafana) Repairs() (count int, last string, at time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.repairs, g.lastRepair, g.lastRepairAt
+}
+
+// repaired records that what should be in Grafana was not, and now is.
+func (g *Grafana) repaired(what string) {
+	g.repairs++
+	g.lastRepair, g.lastRepairAt = what, time.Now()
+	g.log.Info("Grafana repaired", "what", what)
+}
+
+// desired returns the wanted datasources (by host, or the central one
+// under centralKey), and the hosts sorted.
 func (g *Grafana) desired(hosts []SlaveHost) (map[netip.Addr]datasource, []netip.Addr) {
 	want := make(map[netip.Addr]datasource, len(hosts))
+	if g.opts.PrometheusURL != "" {
+		var order []netip.Addr
+		for _, h := range hosts {
+			if h.IP.IsValid() {
+				order = append(order, h.IP.Unmap().WithZone(""))
+			}
+		}
+		slices.SortFunc(order, netip.Addr.Compare)
+		want[centralKey] = datasource{name: centralName, uid: centralName, url: g.opts.PrometheusURL, typ: datasourceType}
+		return want, slices.Compact(order)
+	}
 	for _, h := range hosts {
 		if !h.IP.IsValid() {
 			g.log.Warning("ignoring a slave host without a valid IP")
@@ -360,9 +412,15 @@ func (g *Grafana) list(ctx context.Context, want map[netip.Addr]datasource) erro
 	for ip, d := range g.managed {
 		if _, ok := managed[ip]; !ok {
 			g.log.Info("datasource vanished from Grafana", "name", d.name)
+			g.vanished[ip] = true
 		}
 	}
-	g.managed, g.listed, g.listedAt = managed, true, time.Now()
+	g.managed = managed
+	for ip := range g.health {
+		if _, ok := managed[ip]; !ok {
+			delete(g.health, ip)
+		}
+	}
 	return nil
 }
 
@@ -381,6 +439,10 @@ func (g *Grafana) createDatasource(ctx context.Context, ip netip.Addr, w datasou
 	if err == nil {
 		g.managed[ip] = w
 		g.log.Info("datasource added", "name", w.name, "uid", w.uid, "url", w.url)
+		if g.vanished[ip] {
+			delete(g.vanished, ip)
+			g.repaired("datasource " + w.name + " was missing")
+		}
 		return nil
 	}
 	if !isStatus(err, http.StatusConflict) {
@@ -447,24 +509,41 @@ func (g *Grafana) deleteDatasource(ctx context.Context, ip netip.Addr, d datasou
 func (g *Grafana) syncDashboard(ctx context.Context, order []netip.Addr) error {
 	hosts := make([]dashboardHost, 0, len(order))
 	for _, ip := range order {
-		uid := datasourceUID(ip)
-		if d, ok := g.managed[ip]; ok {
+		key, uid := ip, datasourceUID(ip)
+		if g.opts.PrometheusURL != "" {
+			key, uid = centralKey, centralName
+		}
+		if d, ok := g.managed[key]; ok {
 			uid = d.uid // an adopted datasource keeps its own uid
 		}
-		hosts = append(hosts, dashboardHost{IP: ip, DatasourceUID: uid})
+		hosts = append(hosts, dashboardHost{IP: ip, DatasourceUID: uid, ByLabel: g.opts.PrometheusURL != ""})
 	}
 	model, err := dashboardJSON(g.opts.DashboardUID, hosts)
 	if err != nil {
 		return err
 	}
-	if g.written != nil && bytes.Equal(model, g.written) {
+	have, found, err := g.readDashboard(ctx)
+	if err != nil {
+		return fmt.Errorf("reading it back: %w", err)
+	}
+	want, err := canonicalJSON(json.RawMessage(model))
+	if err != nil {
+		return err
+	}
+	if found && bytes.Equal(have, want) {
 		return nil
 	}
 	sm, err := g.writeDashboard(ctx, model)
 	if err != nil {
 		return err
 	}
-	g.written = model
+	switch {
+	case !found && g.dashboardSeen:
+		g.repaired("dashboard " + g.opts.DashboardUID + " was missing")
+	case found && g.dashboardSeen && !g.hostsChanged(hosts):
+		g.repaired("dashboard " + g.opts.DashboardUID + " differed")
+	}
+	g.dashboardSeen, g.dashboardHosts = true, hosts
 	version := 0
 	if sm.Version != nil {
 		version = *sm.Version
@@ -474,6 +553,111 @@ func (g *Grafana) syncDashboard(ctx context.Context, order []netip.Addr) error {
 		g.log.Warning("Grafana stored the dashboard under another uid", "want", g.opts.DashboardUID, "got", *sm.UID)
 	}
 	return nil
+}
+
+// hostsChanged reports whether hosts differ from those the dashboard was
+// last written for.
+func (g *Grafana) hostsChanged(hosts []dashboardHost) bool {
+	return !slices.Equal(hosts, g.dashboardHosts)
+}
+
+// readDashboard reads the dashboard back from Grafana and returns it
+// rendered the way dashboardJSON renders a model (so equal bytes mean equal
+// content), or found false on a 404. Fields Grafana adds (id, version) and
+// fields our model does not have are left out of the comparison.
+func (g *Grafana) readDashboard(ctx context.Context) (model []byte, found bool, err error) {
+	var got struct {
+		Dashboard dashboardModel `json:"dashboard"`
+	}
+	err = g.getJSON(ctx, "api/dashboards/uid/"+url.PathEscape(g.opts.DashboardUID), maxDashboardBody, &got)
+	if isStatus(err, http.StatusNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	got.Dashboard.ID = nil
+	// Through the generic form and back: map keys sorted and any-typed
+	// fields in one shape, as for the model we render.
+	model, err = canonicalJSON(got.Dashboard)
+	return model, true, err
+}
+
+// getJSON GETs path under the API root and decodes a 2xx answer (at most
+// limit bytes) into v; any other status is do()'s error, with Grafana's
+// message.
+func (g *Grafana) getJSON(ctx context.Context, path string, limit int64, v any) error {
+	return g.do(ctx, func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.endpoint(path), nil)
+		if err != nil {
+			return err
+		}
+		g.authorize(req)
+		req.Header.Set("Accept", "application/json")
+		resp, err := g.hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			// Read, so that the recorder keeps Grafana's message; do()
+			// reports the status.
+			_, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+			return err
+		}
+		return json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(v)
+	})
+}
+
+// canonicalJSON marshals v, then re-marshals it through a generic value so
+// that fields typed any (panel options) compare equal whichever Go type
+// they were decoded into.
+func canonicalJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		return nil, err
+	}
+	return json.Marshal(generic)
+}
+
+// checkHealth asks Grafana about each managed datasource: 200 means its
+// Prometheus answered a query, 400 that it did not (with Grafana's reason).
+func (g *Grafana) checkHealth(ctx context.Context) error {
+	var errs []error
+	for _, ip := range sortedKeys(g.managed) {
+		d := g.managed[ip]
+		var answer struct {
+			Status  string `json:"status"`
+			Message string `json:"message"`
+		}
+		err := g.getJSON(ctx, "api/datasources/uid/"+url.PathEscape(d.uid)+"/health", maxErrorBody, &answer)
+		h := DatasourceHealth{OK: err == nil && answer.Status == "OK", Message: answer.Message, CheckedAt: time.Now()}
+		switch {
+		case isStatus(err, http.StatusBadRequest):
+			var se *StatusError
+			errors.As(err, &se)
+			h.Message = se.Message // Grafana's reason: its Prometheus does not answer
+		case err != nil:
+			h.Message = "health check failed: " + err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
+		}
+		if prev, ok := g.health[ip]; !ok || prev.OK != h.OK {
+			if h.OK {
+				g.log.Info("datasource healthy", "name", d.name)
+			} else {
+				g.log.Warning("datasource unhealthy", "name", d.name, "reason", h.Message)
+			}
+		}
+		g.health[ip] = h
+		if isFatal(err) {
+			break
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // saveDashboardRequest is the body of POST /api/dashboards/db.
@@ -703,9 +887,26 @@ func datasourceUID(ip netip.Addr) string {
 	return datasourcePrefix + hex.EncodeToString(sum[:16])
 }
 
+// The central Prometheus' datasource (-prometheus-url), kept in the maps
+// under the zero address.
+const centralName = "lb-central"
+
+var centralKey = netip.Addr{}
+
+// HostDatasource is the datasource name and map key that serve host ip.
+func (g *Grafana) HostDatasource(ip netip.Addr) (name string, key netip.Addr) {
+	if g.opts.PrometheusURL != "" {
+		return centralName, centralKey
+	}
+	return datasourceName(ip), ip
+}
+
 // managedIP reports whether name is one of ours ("lb-" and an IP in the
-// form datasourceName writes) and which host it is for.
+// form datasourceName writes, or lb-central) and which host it is for.
 func managedIP(name string) (netip.Addr, bool) {
+	if name == centralName {
+		return centralKey, true
+	}
 	rest, ok := strings.CutPrefix(name, datasourcePrefix)
 	if !ok {
 		return netip.Addr{}, false

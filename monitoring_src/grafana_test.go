@@ -207,11 +207,12 @@ func TestSyncFollowsHostsJoiningAndLeaving(t *testing.T) {
 		}
 	}
 
-	// Nothing changed: no calls at all until the relist interval passes.
+	// Nothing changed: Grafana is read back (datasources, dashboard, each
+	// datasource's health), and nothing is written.
 	s.ResetRequests()
 	mustSync(t, g, hostList("10.0.0.7", "10.0.0.4", "10.0.0.2"))
-	if reqs := s.Requests(); len(reqs) != 0 {
-		t.Errorf("a Sync with nothing to do made %d requests: %+v", len(reqs), reqs)
+	if n, gets := len(s.Requests()), count(s, "GET", "/api/"); n != gets || gets != 2+3 {
+		t.Errorf("a Sync with nothing to do made %d requests, %d of them GETs, want 5 GETs: %+v", n, gets, s.Requests())
 	}
 }
 
@@ -333,9 +334,8 @@ func TestSyncGrafanaDownThenUp(t *testing.T) {
 			}
 			// 10.0.0.3 leaves and 10.0.0.5 joins while Grafana is down.
 			now := hostList("10.0.0.2", "10.0.0.4", "10.0.0.5")
-			// The first Sync fails on its first call (the delete); having
-			// failed, the next one starts by listing again.
-			for _, step := range []string{"delete datasource lb-10.0.0.3", "list datasources"} {
+			// Every Sync starts by reading Grafana back, and stops there.
+			for _, step := range []string{"list datasources", "list datasources"} {
 				err := g.Sync(context.Background(), now)
 				if err == nil {
 					t.Fatal("Sync succeeded while Grafana is down")
@@ -372,16 +372,12 @@ func TestSyncGrafanaDownThenUp(t *testing.T) {
 	}
 }
 
-// TestSyncRewritesDashboardAfterOutage: Grafana may come back without the
-// dashboard (a restart on a fresh database), so it is written again even
-// though the hosts did not change.
-//
-// With nothing to change a Sync makes no request, so an outage is seen at
-// the next relist; here every Sync relists.
+// TestSyncRewritesDashboardAfterOutage: an outage alone does not make the
+// monitor rewrite a dashboard Grafana still has.
 func TestSyncRewritesDashboardAfterOutage(t *testing.T) {
 	s := grafanadouble.StartTest(t, testKey)
 	l, _ := newLog(t, testKey)
-	g := newGrafana(t, GrafanaOptions{URL: s.URL(), Key: testKey, Log: l, RelistInterval: time.Nanosecond})
+	g := newGrafana(t, GrafanaOptions{URL: s.URL(), Key: testKey, Log: l})
 	hosts := hostList("10.0.0.2")
 	mustSync(t, g, hosts)
 	s.SetDown(true)
@@ -390,8 +386,8 @@ func TestSyncRewritesDashboardAfterOutage(t *testing.T) {
 	}
 	s.SetDown(false)
 	mustSync(t, g, hosts)
-	if d, _ := s.Dashboard(DefaultDashboardUID); d.Version != 2 {
-		t.Errorf("dashboard version %d after the outage, want 2", d.Version)
+	if d, _ := s.Dashboard(DefaultDashboardUID); d.Version != 1 {
+		t.Errorf("dashboard version %d after the outage, want 1: it was read back, unchanged", d.Version)
 	}
 }
 
@@ -506,7 +502,15 @@ func TestSyncRestartAdopts(t *testing.T) {
 func TestSyncAdoptsOnConflict(t *testing.T) {
 	s, g, logs := setup(t, testKey)
 	mustSync(t, g, hostList("10.0.0.2"))
-	s.AddDatasource(grafanadouble.Datasource{Name: "lb-10.0.0.8", UID: "handmade", Type: "prometheus", Access: "proxy", URL: "http://10.0.0.8:9090"})
+	var once sync.Once
+	s.SetFault(func(method, path string) int {
+		if method == "POST" && path == "/api/datasources" {
+			once.Do(func() {
+				s.AddDatasource(grafanadouble.Datasource{Name: "lb-10.0.0.8", UID: "handmade", Type: "prometheus", Access: "proxy", URL: "http://10.0.0.8:9090"})
+			})
+		}
+		return 0
+	})
 
 	mustSync(t, g, hostList("10.0.0.2", "10.0.0.8"))
 	if n := len(s.Datasources()); n != 2 {
@@ -572,7 +576,7 @@ func TestSyncLeavesReadOnlyAlone(t *testing.T) {
 func TestSyncRelistNoticesHandEdits(t *testing.T) {
 	s := grafanadouble.StartTest(t, testKey)
 	l, _ := newLog(t, testKey)
-	g := newGrafana(t, GrafanaOptions{URL: s.URL(), Key: testKey, Log: l, RelistInterval: time.Nanosecond})
+	g := newGrafana(t, GrafanaOptions{URL: s.URL(), Key: testKey, Log: l})
 	mustSync(t, g, hostList("10.0.0.2"))
 	ds, _ := s.DatasourceByName("lb-10.0.0.2")
 	req, _ := http.NewRequest("DELETE", s.URL()+"/api/datasources/uid/"+ds.UID, nil)
@@ -683,7 +687,7 @@ func TestSyncOddAnswers(t *testing.T) {
 		}, "unreadable answer (HTTP 200)"},
 		{"list ok, rest 500 json without message", func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == "GET" {
-				fmt.Fprint(w, "[]")
+				listOrNotFound(w, r)
 				return
 			}
 			w.WriteHeader(500)
@@ -692,7 +696,7 @@ func TestSyncOddAnswers(t *testing.T) {
 		{"dashboard 412", func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case r.Method == "GET":
-				fmt.Fprint(w, "[]")
+				listOrNotFound(w, r)
 			case strings.HasPrefix(r.URL.Path, "/api/dashboards"):
 				w.WriteHeader(412)
 				fmt.Fprint(w, `{"status":"version-mismatch","message":"The dashboard has been changed by someone else"}`)
@@ -783,4 +787,15 @@ func TestManagedIP(t *testing.T) {
 	if got := datasourceUID(netip.MustParseAddr("10.0.0.2")); got != "lb-10-0-0-2" {
 		t.Errorf("uid %q", got)
 	}
+}
+
+// listOrNotFound answers GET /api/datasources with an empty list and any
+// other GET with Grafana's 404.
+func listOrNotFound(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/api/datasources" {
+		fmt.Fprint(w, "[]")
+		return
+	}
+	w.WriteHeader(404)
+	fmt.Fprint(w, `{"message":"Not found"}`)
 }

@@ -63,11 +63,23 @@ type masterStatus struct {
 
 // hostStatus is one slave host of the last slave list.
 type hostStatus struct {
-	IP         string        `json:"ip"`
-	Datasource string        `json:"datasource"` // the name of its Grafana datasource
-	InGrafana  bool          `json:"in_grafana"` // that datasource is among those managed
-	Slaves     []slaveStatus `json:"slaves"`
+	IP         string `json:"ip"`
+	Datasource string `json:"datasource"` // the name of its Grafana datasource
+	InGrafana  bool   `json:"in_grafana"` // that datasource is among those managed
+	// Health is Grafana's verdict on the datasource (its Prometheus
+	// answers a query): "ok", "failing", or "unknown" before any check.
+	Health          string        `json:"health"`
+	HealthMessage   string        `json:"health_message"`
+	HealthCheckedAt *time.Time    `json:"health_checked_at"`
+	Slaves          []slaveStatus `json:"slaves"`
 }
+
+// Datasource health, as /api/status names it.
+const (
+	healthUnknown = "unknown"
+	healthOK      = "ok"
+	healthFailing = "failing"
+)
 
 // slaveStatus is one slave of a host.
 type slaveStatus struct {
@@ -76,9 +88,8 @@ type slaveStatus struct {
 	MetricsPort uint16 `json:"metrics_port"`
 }
 
-// grafanaStatus is the Grafana part of GET /api/status. A sync that finds
-// nothing to change makes no request, so a success can be a sync that did
-// not reach Grafana; Grafana is listed again at least every RelistInterval.
+// grafanaStatus is the Grafana part of GET /api/status. Every sync reads
+// Grafana back, so a success means Grafana had, or now has, everything.
 type grafanaStatus struct {
 	URL              string     `json:"url"` // without credentials (NewGrafana refuses them)
 	DashboardUID     string     `json:"dashboard_uid"`
@@ -91,6 +102,12 @@ type grafanaStatus struct {
 	LastErrorAt      *time.Time `json:"last_error_at"`
 	LastError        string     `json:"last_error"` // kept after a later success, with its time
 	Datasources      []string   `json:"datasources"`
+	// Repairs counts the differences syncs found in Grafana and put right
+	// (a datasource or the dashboard deleted, edited, or lost with
+	// Grafana's state); LastRepair says what the last one was.
+	Repairs      int        `json:"repairs"`
+	LastRepair   string     `json:"last_repair"`
+	LastRepairAt *time.Time `json:"last_repair_at"`
 }
 
 // state records what the monitor knows. Its methods may be called from
@@ -103,6 +120,7 @@ type state struct {
 	grafanaURL   string
 	dashboardUID string
 	redact       func(string) string
+	datasourceOf func(netip.Addr) (string, netip.Addr)
 
 	mu          sync.Mutex
 	master      netip.AddrPort // invalid while looking
@@ -120,13 +138,17 @@ type state struct {
 	lastErr     string
 	lastSyncErr bool
 	datasources []string
+	health      map[netip.Addr]DatasourceHealth
+	repairs     int
+	lastRepair  string
+	repairAt    time.Time
 }
 
 func newState(now time.Time, interval time.Duration, lookingFor netip.AddrPort, g *Grafana) *state {
 	return &state{
 		started: now, since: now, interval: interval, lookingFor: lookingFor,
 		// Both are fixed once NewGrafana returns.
-		grafanaURL: g.safeURL, dashboardUID: g.opts.DashboardUID, redact: g.redact,
+		grafanaURL: g.safeURL, dashboardUID: g.opts.DashboardUID, redact: g.redact, datasourceOf: g.HostDatasource,
 	}
 }
 
@@ -157,12 +179,16 @@ func (s *state) sawSlaves(hosts []SlaveHost, now time.Time) {
 	s.hosts, s.hostsAt = hosts, now
 }
 
-// synced records the outcome of a Sync and the datasources it left.
-func (s *state) synced(err error, datasources []string, now time.Time) {
+// synced records the outcome of a Sync, the datasources it left, their
+// health and the repairs so far.
+func (s *state) synced(err error, g *Grafana, now time.Time) {
+	datasources, health := g.ManagedDatasources(), g.Health()
+	repairs, last, at := g.Repairs()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.syncs++
-	s.lastSyncAt, s.datasources = now, datasources
+	s.lastSyncAt, s.datasources, s.health = now, datasources, health
+	s.repairs, s.lastRepair, s.repairAt = repairs, last, at
 	s.lastSyncErr = err != nil
 	if err != nil {
 		s.failed++
@@ -176,7 +202,7 @@ func (s *state) synced(err error, datasources []string, now time.Time) {
 // by the monitor's own shutdown is no Grafana failure.
 func (mon *Monitor) recordSync(ctx context.Context, err error) {
 	if ctx.Err() == nil {
-		mon.state.synced(err, mon.grafana.ManagedDatasources(), time.Now())
+		mon.state.synced(err, mon.grafana, time.Now())
 	}
 }
 
@@ -203,6 +229,7 @@ func (s *state) status(now time.Time) monitorStatus {
 			LastSyncAt: webui.TimePtr(s.lastSyncAt), LastSuccessAt: webui.TimePtr(s.lastOK),
 			LastSuccessAgeMS: webui.Age(s.lastOK, now), LastErrorAt: webui.TimePtr(s.lastErrAt), LastError: s.lastErr,
 			Datasources: append([]string{}, s.datasources...),
+			Repairs:     s.repairs, LastRepair: s.lastRepair, LastRepairAt: webui.TimePtr(s.repairAt),
 		},
 	}
 	if s.master.IsValid() {
@@ -217,10 +244,18 @@ func (s *state) status(now time.Time) monitorStatus {
 	}
 	for _, h := range s.hosts {
 		ip := h.IP.Unmap().WithZone("") // as Grafana's datasource names it
+		name, key := s.datasourceOf(ip)
 		hs := hostStatus{
-			IP: ip.String(), Datasource: datasourceName(ip),
-			InGrafana: slices.Contains(s.datasources, datasourceName(ip)),
+			IP: ip.String(), Datasource: name,
+			InGrafana: slices.Contains(s.datasources, name),
+			Health:    healthUnknown,
 			Slaves:    make([]slaveStatus, len(h.Slaves)),
+		}
+		if hh, ok := s.health[key]; ok && hs.InGrafana {
+			hs.Health, hs.HealthMessage, hs.HealthCheckedAt = healthFailing, hh.Message, webui.TimePtr(hh.CheckedAt)
+			if hh.OK {
+				hs.Health = healthOK
+			}
 		}
 		for i, r := range h.Slaves {
 			hs.Slaves[i] = slaveStatus{

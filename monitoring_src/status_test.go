@@ -95,7 +95,6 @@ func TestMonitorStatusFollows(t *testing.T) {
 	o := monitorOptions(t, disco, g.URL())
 	// A sync with nothing to change makes no request: list Grafana often,
 	// so that an outage shows within a few rounds.
-	o.Grafana.RelistInterval = 100 * time.Millisecond
 	mon, _ := runMonitor(t, o)
 	base := "http://" + mon.StatusAddr().String()
 	if code, _, body := testutil.Get(t, base+"/ok", ""); code != 200 || body != "ok\n" {

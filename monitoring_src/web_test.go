@@ -24,10 +24,11 @@ var (
 		"slaves_at", "slaves_age_ms", "hosts", "grafana"}
 	masterFields = []string{"state", "address", "looking_for", "since", "since_ms", "connections",
 		"lost_at", "lost_cause"}
-	hostFields    = []string{"ip", "datasource", "in_grafana", "slaves"}
+	hostFields    = []string{"ip", "datasource", "in_grafana", "health", "health_message", "health_checked_at", "slaves"}
 	slaveFields   = []string{"slave", "id", "metrics_port"}
 	grafanaFields = []string{"url", "dashboard_uid", "state", "syncs", "failed_syncs", "last_sync_at",
-		"last_success_at", "last_success_age_ms", "last_error_at", "last_error", "datasources"}
+		"last_success_at", "last_success_age_ms", "last_error_at", "last_error", "datasources",
+		"repairs", "last_repair", "last_repair_at"}
 )
 
 // newTestMonitor makes a monitor that is never run: its state is driven by
@@ -157,8 +158,6 @@ func TestStatusJSON(t *testing.T) {
 
 	// Grafana down: the error is recorded, the last success kept.
 	g.SetDown(true)
-	mon.grafana.opts.RelistInterval = -1 // the next Sync lists only after a failure: force one
-	mon.grafana.listed = false
 	time.Sleep(2 * time.Millisecond) // the times are to the millisecond
 	mon.recordSync(ctx, mon.grafana.Sync(ctx, hosts))
 	st, _ = getStatus(t, mon)

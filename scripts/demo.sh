@@ -22,7 +22,20 @@ if (exec 3<>"/dev/tcp/127.0.0.1/${HTTP##*:}") 2>/dev/null; then
 fi
 
 ./master -iface lo -http "$HTTP" -discovery ":$PORT" round_robin >"$LOGDIR/master.log" 2>&1 &
-pids+=($!)
+master=$!
+pids+=("$master")
+# The master exits at once when it cannot bind its ports (UDP $PORT taken by
+# another master, say): show why, rather than "slaves did not join" later.
+for _ in $(seq 50); do
+	curl -fs "http://$HTTP/ok" >/dev/null 2>&1 && break
+	if ! kill -0 "$master" 2>/dev/null; then
+		echo "the master did not start:" >&2
+		tail -n 3 "$LOGDIR/master.log" >&2
+		echo "(UDP port $PORT in use? set DEMO_DISCOVERY_PORT=PORT)" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
 for i in 1 2 3; do
 	./slave -iface lo -discovery-port "$PORT" >"$LOGDIR/slave$i.log" 2>&1 &
 	pids+=($!)

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/logger"
@@ -23,7 +22,9 @@ import (
 // cores instead: every slave holds a lock on a file of its own in a
 // directory of its user's, and counts the locked files every second. The
 // kernel drops a lock when its process ends, however it ends, so a killed
-// slave is no longer counted at the others' next count.
+// slave is no longer counted at the others' next count. Where there is no
+// flock (coreshare_other.go) joining fails, and the slaves of a host do not
+// share its cores.
 
 // DefaultCoreShareDir is the directory the slaves of this user share. It is
 // per user so that no one else can add files to it.
@@ -77,14 +78,14 @@ func (c *CoreShare) register() error {
 	if !st.IsDir() {
 		return fmt.Errorf("%s is not a directory", c.dir)
 	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Getuid() {
-		return fmt.Errorf("%s belongs to user %d, not to this one", c.dir, sys.Uid)
+	if err := ownedByThisUser(c.dir, st); err != nil {
+		return err
 	}
 	dirLock, err := os.Open(c.dir)
 	if err != nil {
 		return err
 	}
-	if err := syscall.Flock(int(dirLock.Fd()), syscall.LOCK_SH); err != nil {
+	if err := lockShared(dirLock); err != nil {
 		dirLock.Close()
 		return fmt.Errorf("locking %s: %w", c.dir, err)
 	}
@@ -108,7 +109,7 @@ func (c *CoreShare) lockedFile() (*os.File, string, error) {
 			return nil, "", err
 		}
 		tmp := f.Name()
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if err := lockExclusiveNow(f); err != nil {
 			return nil, "", errors.Join(fmt.Errorf("locking %s: %w", tmp, err), f.Close(), os.Remove(tmp))
 		}
 		// A link, not a rename: a rename would replace a file of the same
@@ -232,14 +233,13 @@ func (c *CoreShare) registered() bool {
 // shared lock is enough to tell (slaves hold theirs exclusively) and never
 // makes another slave probing at the same moment see the file held.
 func (c *CoreShare) probe(path string) (held bool, age time.Duration) {
-	// Not following links, and not waiting on a FIFO.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := openNoFollow(path)
 	if err != nil {
 		return false, 0 // gone meanwhile
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
-		return errors.Is(err, syscall.EWOULDBLOCK), 0
+	if held, err := lockSharedNow(f); err != nil || held {
+		return held, 0
 	}
 	st, err := f.Stat()
 	if err != nil {

@@ -32,11 +32,16 @@ type Options struct {
 	// the load link answering at once under a flood of tasks: thousands of
 	// computing goroutines would starve it and get the slave taken for dead.
 	Workers int
+	// LinkPorts is where the three link listeners take their ports, and
+	// the metrics listener too when MetricsAddr is empty; the zero range
+	// means ephemeral ports.
+	LinkPorts PortRange
 	// MetricsAddr is where /metrics is served; empty means the interface
-	// address on an ephemeral port.
+	// address on a port from LinkPorts (or an ephemeral one).
 	MetricsAddr string
 	// TargetDir is where the slave publishes its metrics endpoint for the
-	// host's Prometheus (file_sd); ignored when the directory does not exist.
+	// host's Prometheus (file_sd); New makes it absolute. Looked for every
+	// 5 s while the directory does not exist; empty: never published.
 	TargetDir string
 
 	// JoinFirstWait and JoinMaxWait bound the join retry back-off.
@@ -123,7 +128,9 @@ func (o Options) validate() error {
 	return nil
 }
 
-// DefaultTargetDir is where `make slave_preproc` points Prometheus.
+// DefaultTargetDir is where `make slave_preproc` points Prometheus, relative
+// to the directory the slave starts in (the checkout); the systemd units
+// pass /var/lib/loadbalancer/targets instead.
 const DefaultTargetDir = ".lb/prometheus/targets"
 
 // DefaultMaxLoad admits ten concurrent /primes?n=100000 (load 10^10 each) or

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -44,6 +45,13 @@ func New(opts Options) (*Slave, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.TargetDir != "" {
+		// Resolved once: the relative default names a different place for
+		// every working directory, a service manager's included.
+		if opts.TargetDir, err = filepath.Abs(opts.TargetDir); err != nil {
+			return nil, fmt.Errorf("-sd-dir: %w", err)
+		}
+	}
 	s := &Slave{opts: opts, iface: ifc, metrics: newMetrics(opts.MaxLoad), cpu: opts.CPUFraction}
 	if s.cpu == nil {
 		if s.cpu, err = newLoadMetric(opts.LoadMetric, opts.Workers); err != nil {
@@ -64,15 +72,18 @@ func New(opts Options) (*Slave, error) {
 		}
 	}()
 	for _, ln := range []**net.TCPListener{&s.loadLn, &s.taskLn, &s.resultLn} {
-		if *ln, err = net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ifc.Addr, 0))); err != nil {
+		if *ln, err = listenTCP(ifc.Addr, opts.LinkPorts); err != nil {
 			return nil, fmt.Errorf("opening link listener: %w", err)
 		}
 	}
-	metricsAddr := opts.MetricsAddr
-	if metricsAddr == "" {
-		metricsAddr = netip.AddrPortFrom(ifc.Addr, 0).String()
+	if opts.MetricsAddr != "" {
+		s.metricsLn, err = net.Listen("tcp", opts.MetricsAddr)
+	} else if ln, lnErr := listenTCP(ifc.Addr, opts.LinkPorts); lnErr == nil {
+		s.metricsLn = ln // not a nil *TCPListener in the interface on error
+	} else {
+		err = lnErr
 	}
-	if s.metricsLn, err = net.Listen("tcp", metricsAddr); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("opening metrics listener: %w", err)
 	}
 	if s.udp, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ifc.Addr, 0))); err != nil {
@@ -113,7 +124,7 @@ func (s *Slave) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 	log.Info("slave running", "id", s.ID(), "iface", s.iface.Name, "ip", s.iface.Addr,
-		"looking_for", s.target, "metrics", s.MetricsAddr(), "max_load", s.opts.MaxLoad)
+		"looking_for", s.target, "metrics", s.MetricsAddr(), "max_load", s.opts.MaxLoad, "sd_dir", s.opts.TargetDir)
 	// The target file outlives ctx until Run returns: a draining slave stays
 	// scraped until it is gone.
 	pubCtx, stopPub := context.WithCancel(context.Background())
@@ -181,13 +192,17 @@ func (s *Slave) keepTargetPublished(ctx context.Context) {
 	}
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
-	path := s.publishTarget()
+	path, missing := s.publishTarget()
+	if missing {
+		// Once: it is looked for again every tick, quietly.
+		s.opts.Log.Info("no Prometheus target directory (-sd-dir) yet: metrics published once it exists", "dir", s.opts.TargetDir)
+	}
 	for path == "" {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			path = s.publishTarget()
+			path, _ = s.publishTarget()
 		}
 	}
 	<-ctx.Done()
@@ -197,12 +212,13 @@ func (s *Slave) keepTargetPublished(ctx context.Context) {
 }
 
 // publishTarget cleans up the target files of dead slaves and writes this
-// slave's, when the target directory exists. It returns the file written.
-func (s *Slave) publishTarget() string {
+// slave's, when the target directory exists. It returns the file written,
+// or whether the directory is missing.
+func (s *Slave) publishTarget() (path string, missing bool) {
 	dir, log := s.opts.TargetDir, s.opts.Log
-	if st, err := os.Stat(dir); dir == "" || err != nil || !st.IsDir() {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		log.Debug("no Prometheus target directory: metrics not published", "dir", dir)
-		return ""
+		return "", true
 	}
 	removed, err := removeStaleTargetFiles(dir, 500*time.Millisecond)
 	for _, path := range removed {
@@ -211,13 +227,13 @@ func (s *Slave) publishTarget() string {
 	if err != nil {
 		log.Warning("stale target files not removed", "err", err)
 	}
-	path, err := writeTargetFile(dir, s.ID(), s.metricsEndpoint())
+	path, err = writeTargetFile(dir, s.ID(), s.metricsEndpoint())
 	if err != nil {
 		log.Warning("metrics not published to Prometheus", "err", err)
-		return ""
+		return "", false
 	}
 	log.Info("published metrics to Prometheus", "path", path)
-	return path
+	return path, false
 }
 
 func (s *Slave) metricsHandler() http.Handler {

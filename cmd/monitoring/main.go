@@ -30,6 +30,7 @@ func run(ctx context.Context) error {
 	}
 	fs.StringVar(&o.Grafana.URL, "grafana", o.Grafana.URL, "Grafana's URL")
 	fs.IntVar(&o.Grafana.PrometheusPort, "prometheus-port", o.Grafana.PrometheusPort, "port of Prometheus on every slave host")
+	fs.StringVar(&o.Grafana.PrometheusURL, "prometheus-url", o.Grafana.PrometheusURL, "one central Prometheus for every host (fed by the master's /sd/targets): one datasource, panels per host by label; default: one Prometheus per slave host")
 	fs.StringVar(&o.Grafana.DashboardUID, "dashboard-uid", o.Grafana.DashboardUID, "uid of the dashboard the monitor owns")
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "how often to ask the master for the slaves (at most 30s)")
 	cli.JoinFlags(fs, &o.Iface, &o.Master, &o.DiscoveryPort)

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/lbproject/loadbalancer/common/buildinfo"
 	"github.com/lbproject/loadbalancer/common/config"
 )
 
@@ -23,10 +24,12 @@ func Usagef(format string, args ...any) error {
 
 // Parse parses fs over args, letting flags come before or after positional
 // arguments (`./master -iface lo least_load` and `./master least_load -iface
-// lo` both work), and returns the positional ones.
-// A mistake is returned for Run to print on one line, not followed by the
-// whole usage text; -h prints the usage.
+// lo` both work), and returns the positional ones. It adds -version to fs:
+// with it, Parse prints the build's version to stdout and returns
+// ErrVersion, on which Run exits 0. A mistake is returned for Run to print on
+// one line, not followed by the whole usage text; -h prints the usage.
 func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	version := fs.Bool("version", false, "print the version and VCS revision this binary was built from, and exit")
 	out := fs.Output()
 	fs.SetOutput(io.Discard)
 	defer fs.SetOutput(out)
@@ -39,6 +42,10 @@ func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			}
 			return nil, errUsage{err}
 		}
+		if *version {
+			fmt.Println(buildinfo.Version(fs.Name()))
+			return nil, ErrVersion
+		}
 		if fs.NArg() == 0 {
 			return positional, nil
 		}
@@ -50,15 +57,19 @@ func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// ErrVersion is Parse's answer to -version, after printing the version.
+var ErrVersion = errors.New("version printed")
+
 // errUsage marks a command-line error found by the flag package.
 type errUsage struct{ error }
 
 func (e errUsage) Unwrap() error { return e.error }
 
 // Run runs f with a context that ends on SIGINT or SIGTERM (a second signal
-// kills the process) and exits the process: 0 on success or -h; 2 on a
-// command-line mistake (a flag the flag package refused, or an error marked
-// config.Invalid), printed on one line; 1 with the error printed otherwise.
+// kills the process) and exits the process: 0 on success, -h or -version; 2
+// on a command-line mistake (a flag the flag package refused, or an error
+// marked config.Invalid), printed on one line; 1 with the error printed
+// otherwise.
 func Run(name string, f func(ctx context.Context) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -69,7 +80,7 @@ func Run(name string, f func(ctx context.Context) error) {
 	stop()
 	var usage errUsage
 	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp), errors.Is(err, ErrVersion):
 		os.Exit(0)
 	case errors.As(err, &usage), errors.Is(err, config.ErrInvalid):
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)

@@ -142,6 +142,10 @@ func runHelper(mode string) {
 			fs, _ := newFlagSet()
 			_, err := Parse(fs, []string{"-h"})
 			return fmt.Errorf("wrapped: %w", err)
+		case "version":
+			fs, _ := newFlagSet()
+			_, err := Parse(fs, []string{"pos", "-version", "-a", "1"})
+			return fmt.Errorf("wrapped: %w", err)
 		case "usage":
 			fs, _ := newFlagSet()
 			_, err := Parse(fs, []string{"-nope"})
@@ -164,19 +168,21 @@ func TestRunExitCodes(t *testing.T) {
 		mode       string
 		wantCode   int
 		wantStderr string
+		wantStdout string // a prefix
 	}{
-		{"ok", 0, ""},
-		{"help", 0, ""},
-		{"usage", 2, "prog: wrapped: flag provided but not defined: -nope\n"},
-		{"invalid", 2, "prog: starting: -n must be positive, got -1\n"},
-		{"fail", 1, "prog: it broke\n"},
+		{"ok", 0, "", ""},
+		{"help", 0, "", ""},
+		{"version", 0, "", "test "},
+		{"usage", 2, "prog: wrapped: flag provided but not defined: -nope\n", ""},
+		{"invalid", 2, "prog: starting: -n must be positive, got -1\n", ""},
+		{"fail", 1, "prog: it broke\n", ""},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			t.Parallel()
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), runModeEnv+"="+tc.mode)
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
+			var stderr, stdout strings.Builder
+			cmd.Stderr, cmd.Stdout = &stderr, &stdout
 			err := cmd.Run()
 			code := 0
 			var exit *exec.ExitError
@@ -187,6 +193,9 @@ func TestRunExitCodes(t *testing.T) {
 			}
 			if code != tc.wantCode {
 				t.Errorf("exit code %d, want %d (stderr %q)", code, tc.wantCode, stderr.String())
+			}
+			if !strings.HasPrefix(stdout.String(), tc.wantStdout) || (tc.wantStdout != "") != strings.Contains(stdout.String(), " go1.") {
+				t.Errorf("stdout %q, want it to start with %q and name the Go version only then", stdout.String(), tc.wantStdout)
 			}
 			if stderr.String() != tc.wantStderr {
 				t.Errorf("stderr %q, want %q", stderr.String(), tc.wantStderr)

@@ -224,6 +224,7 @@
     for (const t of tk.tasks) {
       const tr = el('tr');
       tr.dataset.status = t.status;
+      tr.title = `task ${t.task_id} on ${t.slave || 'no slave'}, ${fmtMs(t.duration_ms)}`;
       const status = el('span', 'badge', t.status);
       status.dataset.v = t.status;
       const statusTd = el('td');

@@ -110,6 +110,9 @@
     }
     $('no-datasources').hidden = g.datasources.length > 0;
     setText($('grafana-summary'), g.syncs ? `${plural(g.syncs, 'sync')}, the last ${fmtAge(ageAt(st, g.last_sync_at))}` : '');
+    setText($('g-repairs'), g.repairs
+      ? `${fmtInt(g.repairs)}, the last ${fmtAge(ageAt(st, g.last_repair_at))}: ${g.last_repair}`
+      : 'none needed');
   }
 
   // ---- slave hosts ---------------------------------------------------------
@@ -147,11 +150,15 @@
         rows.set(h.ip, r);
       }
       if (body.children[i] !== r.tr) body.insertBefore(r.tr, body.children[i] || null);
-      const ds = h.in_grafana ? 'in Grafana' : 'missing';
+      // In Grafana is not enough: Grafana must also reach the host's Prometheus.
+      const ds = !h.in_grafana ? 'missing'
+        : h.health === 'failing' ? 'Prometheus down'
+          : h.health === 'ok' ? 'in Grafana' : 'checking';
       r.tr.dataset.datasource = ds;
       setText(r.dsName, h.datasource);
       setText(r.dsBadge, ds);
       r.dsBadge.dataset.v = ds;
+      r.dsBadge.title = h.health_message || '';
       setText(r.count, fmtInt(h.slaves.length));
       const key = h.slaves.map((s) => `${s.id}:${s.metrics_port}`).join(' ');
       if (key !== r.refsKey) {
@@ -171,8 +178,9 @@
     }
     $('no-hosts').hidden = st.hosts.length > 0;
     const missing = st.hosts.filter((h) => !h.in_grafana).length;
+    const down = st.hosts.filter((h) => h.in_grafana && h.health === 'failing').length;
     setText($('hosts-summary'), st.hosts.length
-      ? `${plural(st.hosts.length, 'host')} · ${plural(st.slaves, 'slave')}${missing ? ` · ${missing} without a datasource` : ''}`
+      ? `${plural(st.hosts.length, 'host')} · ${plural(st.slaves, 'slave')}${missing ? ` · ${missing} without a datasource` : ''}${down ? ` · ${down} whose Prometheus does not answer` : ''}`
       : '');
   }
 

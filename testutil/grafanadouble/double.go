@@ -12,6 +12,7 @@
 //	GET    /api/datasources/{id}          (deprecated in Grafana, still served)
 //	GET    /api/datasources/name/{name}
 //	GET    /api/datasources/uid/{uid}
+//	GET    /api/datasources/uid/{uid}/health
 //	DELETE /api/datasources/{id}          (deprecated in Grafana, still served)
 //	DELETE /api/datasources/name/{name}
 //	DELETE /api/datasources/uid/{uid}
@@ -28,6 +29,8 @@
 //	GET  /_double/state   datasources, dashboards, requests, down
 //	POST /_double/down    every /api call answers 503 from now on
 //	POST /_double/up      back to normal
+//	POST /_double/reset   forget every datasource and dashboard: a Grafana
+//	                      that came back with empty state
 package grafanadouble
 
 import (
@@ -151,6 +154,7 @@ func New(key string) *Server {
 	mux.HandleFunc("GET /api/datasources/{id}", s.getDatasource(byID))
 	mux.HandleFunc("GET /api/datasources/name/{key}", s.getDatasource(byName))
 	mux.HandleFunc("GET /api/datasources/uid/{key}", s.getDatasource(byUID))
+	mux.HandleFunc("GET /api/datasources/uid/{key}/health", s.checkHealth)
 	mux.HandleFunc("DELETE /api/datasources/{id}", s.deleteDatasource(byID))
 	mux.HandleFunc("DELETE /api/datasources/name/{key}", s.deleteDatasource(byName))
 	mux.HandleFunc("DELETE /api/datasources/uid/{key}", s.deleteDatasource(byUID))
@@ -234,6 +238,15 @@ func (s *Server) SetDown(down bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.down = down
+}
+
+// Reset forgets every datasource and dashboard, as a Grafana restarted on
+// an empty database would; recorded requests are kept.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.datasources = map[int64]*Datasource{}
+	s.dashboards = map[string]*Dashboard{}
 }
 
 // SetFault installs (or, with nil, removes) a fault injector.
@@ -420,6 +433,9 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && r.URL.Path == "/_double/up":
 		s.SetDown(false)
 		writeJSON(w, http.StatusOK, msg("up"))
+	case r.Method == http.MethodPost && r.URL.Path == "/_double/reset":
+		s.Reset()
+		writeJSON(w, http.StatusOK, msg("reset"))
 	default:
 		writeJSON(w, http.StatusNotFound, msg("Not found"))
 	}
@@ -576,6 +592,59 @@ func (s *Server) getDatasource(by lookup) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, c)
 	}
+}
+
+// healthTimeout bounds the double's query to a datasource's Prometheus.
+const healthTimeout = 2 * time.Second
+
+// checkHealth does what Grafana's Prometheus datasource does for
+// GET /api/datasources/uid/{uid}/health: it runs the query 1+1 against the
+// datasource's URL, and answers 200 {"status":"OK",...} when Prometheus
+// answers with a success, else 400 {"status":"ERROR","message":...}; 404
+// for an unknown uid.
+func (s *Server) checkHealth(w http.ResponseWriter, r *http.Request) {
+	key, ok := routeKey(w, r, byUID)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	ds := s.find(byUID, key)
+	var dsURL string
+	if ds != nil {
+		dsURL = ds.URL
+	}
+	s.mu.Unlock()
+	if ds == nil {
+		writeJSON(w, http.StatusNotFound, msg("Data source not found"))
+		return
+	}
+	if err := queryPrometheus(r.Context(), dsURL); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"status": "ERROR", "message": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "OK", "message": "Successfully queried the Prometheus API."})
+}
+
+// queryPrometheus runs 1+1 on the Prometheus at base.
+func queryPrometheus(ctx context.Context, base string) error {
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/v1/query?query=1%2B1", nil)
+	if err != nil {
+		return fmt.Errorf("Prometheus URL %q: %w", base, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("querying %s: %w", base, err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&answer); err != nil || resp.StatusCode != http.StatusOK || answer.Status != "success" {
+		return fmt.Errorf("Prometheus at %s answered %s, not a query result", base, resp.Status)
+	}
+	return nil
 }
 
 func (s *Server) deleteDatasource(by lookup) http.HandlerFunc {

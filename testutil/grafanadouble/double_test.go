@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -439,5 +441,62 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if d, ok := s.Dashboard("d"); !ok || d.Version != 8 || len(s.Datasources()) != 0 {
 		t.Errorf("after concurrent use: %+v %v %d", d, ok, len(s.Datasources()))
+	}
+}
+
+// The health route runs a query against the datasource's Prometheus, as
+// Grafana's Prometheus plugin does: OK when it answers, 400 with the reason
+// when not, 404 for an unknown uid, 401 without the key.
+func TestDatasourceHealth(t *testing.T) {
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/query" || r.URL.Query().Get("query") != "1+1" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"scalar","result":[0,"2"]}}`)
+	}))
+	defer prom.Close()
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close() // refuses connections from now on
+
+	s := StartTest(t, token)
+	s.AddDatasource(Datasource{Name: "up", UID: "up", Type: "prometheus", URL: prom.URL})
+	s.AddDatasource(Datasource{Name: "down", UID: "down", Type: "prometheus", URL: deadURL})
+	s.AddDatasource(Datasource{Name: "notprom", UID: "notprom", Type: "prometheus", URL: s.URL()})
+	c := newClient(t, s, bearer(token))
+	for _, tc := range []struct {
+		uid, status string
+		want        int
+	}{
+		{"up", "OK", 200},
+		{"down", "ERROR", 400},
+		{"notprom", "ERROR", 400},
+		{"nope", "", 404},
+	} {
+		code, body := c.do("GET", "/api/datasources/uid/"+tc.uid+"/health", nil)
+		if code != tc.want || (tc.status != "" && body["status"] != tc.status) || body["message"] == "" {
+			t.Errorf("health of %s: %d %v, want %d status %q and a message", tc.uid, code, body, tc.want, tc.status)
+		}
+	}
+	if code, _ := newClient(t, s, "").do("GET", "/api/datasources/uid/up/health", nil); code != 401 {
+		t.Errorf("health without a key: %d, want 401", code)
+	}
+}
+
+// Reset is a Grafana back on an empty database.
+func TestReset(t *testing.T) {
+	s := StartTest(t, token)
+	c := newClient(t, s, bearer(token))
+	s.AddDatasource(Datasource{Name: "a", UID: "a", Type: "prometheus", URL: "http://10.0.0.2:9090"})
+	if code, _ := c.do("POST", "/api/dashboards/db", map[string]any{"dashboard": map[string]any{"uid": "d", "title": "D"}}); code != 200 {
+		t.Fatalf("save: %d", code)
+	}
+	code, _ := newClient(t, s, "").do("POST", "/_double/reset", nil)
+	if code != 200 || len(s.Datasources()) != 0 || len(s.Dashboards()) != 0 {
+		t.Fatalf("reset: %d, %d datasources, %d dashboards", code, len(s.Datasources()), len(s.Dashboards()))
+	}
+	if code, _ := c.do("GET", "/api/dashboards/uid/d", nil); code != 404 {
+		t.Errorf("dashboard after reset: %d, want 404", code)
 	}
 }
