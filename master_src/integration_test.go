@@ -351,15 +351,25 @@ func TestDrainingSlaveFinishesItsTask(t *testing.T) {
 
 func metricValue(t *testing.T, base, name string) float64 {
 	t.Helper()
+	v, ok := metric(t, base, name)
+	if !ok {
+		t.Fatalf("metric %s not found", name)
+	}
+	return v
+}
+
+// metric reads one sample of the master's metrics; a labelled counter is
+// absent until it first counts.
+func metric(t *testing.T, base, name string) (float64, bool) {
+	t.Helper()
 	_, _, body := testutil.Get(t, base+"/metrics", "")
 	for _, line := range strings.Split(body, "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			var f float64
 			if _, err := fmt.Sscan(v, &f); err == nil {
-				return f
+				return f, true
 			}
 		}
 	}
-	t.Fatalf("metric %s not found", name)
-	return 0
+	return 0, false
 }
