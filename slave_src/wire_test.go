@@ -170,7 +170,7 @@ func TestUnexpectedBytesEndTheSession(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			m := connect(t, 1000, nil)
+			m := connectPolling(t, 1000, nil, time.Hour) // no silence timeout within the test
 			if err := write(m); err != nil {
 				t.Fatal(err)
 			}
@@ -329,4 +329,24 @@ func series(t *testing.T, r *prometheus.Registry, name string) int {
 		}
 	}
 	return 0
+}
+
+// A task too heavy to compute on the reading goroutine goes to a worker of
+// its own: a cheap task sent right behind it is answered first.
+func TestHeavyTaskDoesNotHoldUpTheLink(t *testing.T) {
+	m := connect(t, 1<<40, nil)
+	_ = m.result.SetReadDeadline(time.Now().Add(20 * time.Second))
+	b := packets.Encode(packets.TaskRequest{ID: 1, Task: 2, N: 60000}) // primes: a few hundred ms
+	b = packets.Append(b, packets.TaskRequest{ID: 2, Task: 1, N: 10})
+	if _, err := m.task.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if res, ok := m.read(t, m.resultR).(packets.TaskResult); ok {
+			if res.ID != 2 {
+				t.Fatalf("first result: task %d, want the cheap task 2 before the heavy task 1", res.ID)
+			}
+			return
+		}
+	}
 }

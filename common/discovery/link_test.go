@@ -2,6 +2,8 @@ package discovery_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"testing"
@@ -145,5 +147,20 @@ func TestAcceptLinkClearsTheDeadline(t *testing.T) {
 	var b [1]byte
 	if _, err := c.Read(b[:]); err != nil {
 		t.Fatalf("reading the link after the hello's deadline: %v", err)
+	}
+}
+
+// A stranger that connects and says nothing is cut off at the hello's
+// deadline: it cannot hold a connection (and a reader) open for ever.
+func TestAcceptLinkCutsOffSilentStrangers(t *testing.T) {
+	t.Parallel()
+	ln := linkListener(t)
+	stranger := dialAndSend(t, ln, nil)
+	if _, _, err := discovery.AcceptLink(context.Background(), ln, packets.LinkTask, linkMaster, time.Now().Add(200*time.Millisecond), logger.Discard()); err == nil {
+		t.Fatal("no master came, yet AcceptLink succeeded")
+	}
+	_ = stranger.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := stranger.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("the silent stranger's connection: %v, want it closed by the listener", err)
 	}
 }
