@@ -51,4 +51,3 @@ func FuzzGuardOpen(f *testing.F) {
 		}
 	})
 }
-
