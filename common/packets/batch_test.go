@@ -124,13 +124,20 @@ func (s *stepper) Write(p []byte) (int, error) {
 	return s.countingBuffer.Write(p)
 }
 
-func TestBatchWriterCoalescesBehindASlowWrite(t *testing.T) {
-	t.Parallel()
-	g := newStepper(1)
-	b := packets.NewBatchWriter(g, nil)
-	first := make(chan error)
+// stuckWrite returns a writer whose first Write (of frame 0) is stuck in the
+// stream until g.release; first gets that Write's error.
+func stuckWrite() (g *stepper, b *packets.BatchWriter, first chan error) {
+	g = newStepper(1)
+	b = packets.NewBatchWriter(g, nil)
+	first = make(chan error)
 	go func() { first <- b.Write(packets.TaskAck{ID: 0}) }()
 	<-g.entered
+	return g, b, first
+}
+
+func TestBatchWriterCoalescesBehindASlowWrite(t *testing.T) {
+	t.Parallel()
+	g, b, first := stuckWrite()
 	// The first Write is stuck in the stream: these return at once, queued.
 	for i := 1; i <= 100; i++ {
 		if err := b.Write(packets.TaskAck{ID: uint64(i)}); err != nil {
@@ -306,11 +313,7 @@ func TestBatchWriterFrameCap(t *testing.T) {
 // writes beside it nor waits for it.
 func TestBatchWriterYieldAndFlushLeavesABusyStream(t *testing.T) {
 	t.Parallel()
-	g := newStepper(1)
-	b := packets.NewBatchWriter(g, nil)
-	first := make(chan error)
-	go func() { first <- b.Write(packets.TaskAck{ID: 0}) }()
-	<-g.entered
+	g, b, first := stuckWrite()
 	if err := b.Queue(packets.TaskAck{ID: 1}); err != nil {
 		t.Fatal(err)
 	}
