@@ -65,6 +65,7 @@ func TestParseSlavesErrors(t *testing.T) {
 		{"load-metric=", "has no value"},
 		{"0*workers=1", "repeat count"},
 		{"x*workers=1", "repeat count"},
+		{"101*workers=1", "repeat count"}, // one repeat past the cap, refused as a repeat
 		{"60*workers=1;60*workers=2", "more than 100"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
