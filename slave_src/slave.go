@@ -233,13 +233,18 @@ func (s *Slave) report(seq uint32) packets.LoadReport {
 	return r
 }
 
-// closeSockets closes whatever New opened; Close on a nil *net.UDPConn or
-// *net.TCPListener is a harmless error.
+// closeSockets closes whatever New opened, which may be only some of the
+// sockets when New failed part way (a nil *net.UDPConn or *net.TCPListener
+// must not be closed: its Close dereferences it).
 func (s *Slave) closeSockets() {
-	_ = s.udp.Close()
-	_ = s.loadLn.Close()
-	_ = s.taskLn.Close()
-	_ = s.resultLn.Close()
+	if s.udp != nil {
+		_ = s.udp.Close()
+	}
+	for _, ln := range []*net.TCPListener{s.loadLn, s.taskLn, s.resultLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
 	if s.metricsLn != nil {
 		_ = s.metricsLn.Close()
 	}

@@ -350,3 +350,19 @@ func TestHeavyTaskDoesNotHoldUpTheLink(t *testing.T) {
 		}
 	}
 }
+
+// New failing part way (its metrics address taken) returns the error and
+// closes what it had opened, instead of crashing on the sockets it had not.
+func TestNewFailsCleanly(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	o := NewOptions()
+	o.Iface, o.Master, o.MetricsAddr = "lo", "127.0.0.1:9", taken.Addr().String()
+	if s, err := New(o); err == nil {
+		s.closeSockets()
+		t.Fatal("New succeeded on a metrics address in use")
+	}
+}
