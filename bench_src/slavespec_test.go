@@ -67,6 +67,7 @@ func TestParseSlavesErrors(t *testing.T) {
 		{"load-metric=", "has no value"},
 		{"0*workers=1", "repeat count"},
 		{"x*workers=1", "repeat count"},
+		{"101*workers=1", "repeat count"}, // one repeat past the cap, refused as a repeat
 		{"60*workers=1;60*workers=2", "more than 100"},
 		{"cpu=0", "quota in cores"},
 		{"cpu=half", "quota in cores"},

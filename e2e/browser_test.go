@@ -127,16 +127,13 @@ func TestBrowserStatusPage(t *testing.T) {
 		 document.getElementById('answer').textContent.includes('Error 400') &&
 		 document.getElementById('answer-value').textContent === `+"`"+browserBadN+"`")
 
-	// A slave stops: its row turns to lost (or leaves), the others stay.
+	// A slave stops: its row turns to lost (listed for -lost-slave-ttl, 30 s
+	// by default, far longer than this wait), the others stay serving.
 	nodes[0].Stop()
-	browserWait(t, ctx, "the stopped slave's row to show lost or leave",
+	browserWait(t, ctx, "the stopped slave's row to show lost",
 		fmt.Sprintf(`(() => { const r = document.querySelector('#slave-rows tr[data-key="%s"]');
-		  return (!r || r.dataset.state === 'lost') &&
+		  return r !== null && r.dataset.state === 'lost' &&
 		    document.querySelectorAll('#slave-rows tr[data-state="serving"]').length === 2; })()`, keys[0]))
-	if state := browserEval[string](t, ctx, fmt.Sprintf(
-		`(document.querySelector('#slave-rows tr[data-key="%s"]') || {dataset: {state: 'gone'}}).dataset.state`, keys[0])); state != "lost" {
-		t.Logf("the stopped slave's row is %s", state)
-	}
 	browserScreenshot(t, ctx, "browser-status-slave-lost.png")
 
 	// 1280 px: a long uptime fits its tile (measured right after setting
@@ -422,7 +419,8 @@ func browserArtifactsDir(t *testing.T) string {
 
 // TestBrowserHundredSlaves: with 100 slaves the page stays usable: every
 // slave is listed in a table that scrolls inside its panel, the page keeps
-// a bounded height, and a refresh renders quickly.
+// a bounded height. How long a refresh takes to render is printed, not
+// judged: a speed on a shared machine is a measurement, not a test.
 func TestBrowserHundredSlaves(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser: skipped in -short mode")
@@ -475,9 +473,6 @@ func TestBrowserHundredSlaves(t *testing.T) {
 		f.TableHeight, f.Scrolls, f.PageHeight, f.RenderMS, f.FullBytes, f.PartialBytes, f.FetchMS)
 	if !f.Scrolls || f.PageHeight > 2500 {
 		t.Errorf("with 100 slaves the table does not scroll in its panel (page %v px high)", f.PageHeight)
-	}
-	if f.RenderMS > 200 {
-		t.Errorf("a refresh takes %.0f ms to render", f.RenderMS)
 	}
 	browserScreenshot(t, ctx, "browser-status-100-slaves.png")
 	for _, problem := range seen.problems(base) {

@@ -1,17 +1,16 @@
 package master_test
 
 import (
-	"context"
 	"crypto/rand"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/discovery"
-	"github.com/lbproject/loadbalancer/common/logger"
 	"github.com/lbproject/loadbalancer/common/packets"
 	"github.com/lbproject/loadbalancer/testutil"
 )
@@ -64,81 +63,160 @@ func TestSecretGatesJoins(t *testing.T) {
 	}
 }
 
-// A forged master (another secret) answering a slave's broadcast is
-// ignored: the slave keeps looking and joins the real one.
+// A forged master answering a slave's join requests is ignored: the slave
+// keeps to the master that has the secret. The forger sits where the slave
+// looks for its master and answers every request at once with ACKs of its
+// own (one sealed under another secret, one plain), then relays the request
+// to the real master and its answers back; on loopback the relay is
+// transparent, so the slave can join the real master only through it.
 func TestForgedMasterIgnored(t *testing.T) {
-	forger, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	const secret = "the real secret"
+	o := testutil.MasterOptions(t)
+	o.Secret = secret
+	m, _ := testutil.StartMaster(t, o)
+	front, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer forger.Close()
-	evil := discovery.NewGuard("not the secret")
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // answer every request with an ACK sealed under the wrong secret, and a plain one
+	back, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	realMaster := m.DiscoveryAddr().(*net.UDPAddr).AddrPort()
+	evil, judge := discovery.NewGuard("not the secret"), discovery.NewGuard(secret)
+	forged := map[uint64]bool{666: true, 667: true}
+	var (
+		mu            sync.Mutex
+		slaveAddr     netip.AddrPort
+		forgedSent    int
+		confirmTokens []uint64
+		genuineTokens = map[uint64]bool{}
+		wg            sync.WaitGroup
+	)
+	wg.Add(2)
+	go func() { // slave → forger (answers), then → the real master
 		defer wg.Done()
 		buf := make([]byte, 1500)
 		for {
-			_, from, err := forger.ReadFromUDPAddrPort(buf)
+			n, from, err := front.ReadFromUDPAddrPort(buf)
 			if err != nil {
 				return
 			}
-			_, _ = forger.WriteToUDPAddrPort(evil.Seal(packets.JoinReply{Accepted: true, Token: 666}), from)
-			_, _ = forger.WriteToUDPAddrPort(packets.Encode(packets.JoinReply{Accepted: true, Token: 667}), from)
+			msg, err := judge.Open(buf[:n])
+			mu.Lock()
+			slaveAddr = from
+			switch msg := msg.(type) {
+			case packets.JoinRequest:
+				_, _ = front.WriteToUDPAddrPort(evil.Seal(packets.JoinReply{Accepted: true, Token: 666}), from)
+				_, _ = front.WriteToUDPAddrPort(packets.Encode(packets.JoinReply{Accepted: true, Token: 667}), from)
+				forgedSent += 2
+			case packets.SlaveJoinConfirm:
+				confirmTokens = append(confirmTokens, msg.Token)
+			}
+			mu.Unlock()
+			if err == nil {
+				_, _ = back.WriteToUDPAddrPort(buf[:n], realMaster)
+			}
+		}
+	}()
+	go func() { // the real master → the slave, noting the tokens it gave
+		defer wg.Done()
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := back.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			if msg, err := discovery.NewGuard(secret).Open(buf[:n]); err == nil {
+				if r, ok := msg.(packets.JoinReply); ok && r.Accepted {
+					genuineTokens[r.Token] = true
+				}
+			}
+			to := slaveAddr
+			mu.Unlock()
+			_, _ = front.WriteToUDPAddrPort(buf[:n], to)
 		}
 	}()
 	defer wg.Wait()
-	defer forger.Close()
+	defer back.Close()
+	defer front.Close()
 
-	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
+	so := testutil.SlaveOptions(t, front.LocalAddr().String())
+	so.Secret = secret
+	testutil.StartSlave(t, so)
+	testutil.WaitFor(t, 10*time.Second, "the slave to join the real master through the forger", func() bool { return m.Slaves() == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if forgedSent == 0 || len(confirmTokens) == 0 {
+		t.Fatalf("%d forged answers sent, %d confirms seen: the forger was not in the way", forgedSent, len(confirmTokens))
 	}
-	defer udp.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	cfg := discovery.Config{
-		Target: forger.LocalAddr().(*net.UDPAddr).AddrPort(), FirstWait: 20 * time.Millisecond, MaxWait: 50 * time.Millisecond,
-		Guard: discovery.NewGuard("the real secret"), Log: logger.Discard(),
-	}
-	if got, err := discovery.Join(ctx, udp, cfg, false, func(uint64) packets.Message { return packets.JoinRequest{} }); err == nil {
-		t.Fatalf("joined the forger %+v", got)
+	for _, tok := range confirmTokens {
+		if forged[tok] || !genuineTokens[tok] {
+			t.Fatalf("the slave confirmed token %d; the real master gave %v, the forger 666 and 667", tok, genuineTokens)
+		}
 	}
 }
 
-// A flood of random datagrams at the discovery port leaves the master
-// serving, and another host still joins meanwhile.
+// A flood of random datagrams from one source at the discovery port is cut
+// down to that source's rate, and another host joins while it lasts.
 func TestDiscoveryFlood(t *testing.T) {
 	o := testutil.MasterOptions(t)
 	o.HandshakeRate, o.HandshakeBurst = 50, 100 // the defaults: the flood comes from one source
 	m, _ := testutil.StartMaster(t, o)
 	disco := m.DiscoveryAddr().(*net.UDPAddr).AddrPort()
+	base := "http://" + m.HTTPAddr().String()
 
 	flooder, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer flooder.Close()
-	done := make(chan int)
+	const most = 1_000_000 // bounds the flood should the join never come
+	var sent atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	start := time.Now()
 	go func() {
+		defer close(done)
 		buf := make([]byte, 512)
-		sent := 0
-		for i := 0; i < 100_000; i++ {
+		for i := 0; i < most; i++ {
+			select {
+			case <-stop:
+				return
+			default: // the flood goes on until told to stop
+			}
 			n := 1 + i%len(buf)
 			_, _ = rand.Read(buf[:n])
 			if i%3 == 0 { // some look like our frames
 				buf[0], buf[1] = packets.Version, byte(1+i%int(packets.LastType))
 			}
 			if _, err := flooder.WriteToUDPAddrPort(buf[:n], disco); err == nil {
-				sent++
+				sent.Add(1)
 			}
 		}
-		done <- sent
 	}()
+	testutil.WaitFor(t, 20*time.Second, "the flood to be under way", func() bool {
+		n, _ := metric(t, base, `master_handshake_packets_dropped_total{reason="rate_limited"}`)
+		return n > 0
+	})
 	testutil.StartSlave(t, testutil.SlaveOptions(t, disco.String()))
 	testutil.WaitFor(t, 20*time.Second, "a slave to join during the flood", func() bool { return m.Slaves() == 1 })
-	t.Logf("flood: %d datagrams sent", <-done)
-	status, _, body := testutil.Get(t, "http://"+m.HTTPAddr().String()+"/fibonacci?n=90", "")
+	close(stop)
+	<-done
+	elapsed := time.Since(start)
+	if sent.Load() >= most {
+		t.Fatalf("the flood ended (%d datagrams) before the slave joined", most)
+	}
+	// Everything the flooder got past the limit was dropped as malformed;
+	// at most the burst plus the rate over the flood's time got that far.
+	passed := metricValue(t, base, `master_handshake_packets_dropped_total{reason="malformed"}`)
+	limited := metricValue(t, base, `master_handshake_packets_dropped_total{reason="rate_limited"}`)
+	if bound := float64(o.HandshakeBurst) + o.HandshakeRate*elapsed.Seconds() + 1; passed > bound {
+		t.Fatalf("%v flood packets got past the limit in %s, at most %v allowed (%v limited)", passed, elapsed, bound, limited)
+	}
+	t.Logf("flood: %d datagrams sent in %s, %v rate-limited, %v decoded and dropped", sent.Load(), elapsed, limited, passed)
+	status, _, body := testutil.Get(t, base+"/fibonacci?n=90", "")
 	if status != 200 || body != "2880067194370816120\n" {
 		t.Fatalf("after the flood: %d %q", status, body)
 	}

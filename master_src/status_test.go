@@ -204,7 +204,7 @@ func slaveStates(t *testing.T, base string) map[string]obj {
 // slave is listed as lost, then drops off the list.
 func TestStatusPoolChanges(t *testing.T) {
 	o := testutil.MasterOptions(t)
-	o.LostSlaveTTL = 1500 * time.Millisecond
+	o.LostSlaveTTL = time.Minute // the lost slave stays listed for every check below
 	m, _ := testutil.StartMaster(t, o)
 	base := "http://" + m.HTTPAddr().String()
 	disc := m.DiscoveryAddr().String()
@@ -266,10 +266,26 @@ func TestStatusPoolChanges(t *testing.T) {
 	if st.Num(t, "slaves") != 1 || st.Num(t, "slaves_lost") != 1 {
 		t.Errorf("status: %v serving, %v lost", st["slaves"], st["slaves_lost"])
 	}
-	testutil.WaitFor(t, 5*time.Second, "lost slave A to leave the list", func() bool {
-		_, listed := slaveStates(t, base)[keyA]
-		return !listed
+}
+
+// A lost slave leaves the list once LostSlaveTTL has passed, not before.
+func TestStatusLostSlaveExpires(t *testing.T) {
+	o := testutil.MasterOptions(t)
+	o.LostSlaveTTL = 300 * time.Millisecond
+	m, _ := testutil.StartMaster(t, o)
+	base := "http://" + m.HTTPAddr().String()
+	a, aNode := testutil.StartSlave(t, testutil.SlaveOptions(t, m.DiscoveryAddr().String()))
+	key := fmt.Sprintf("127.0.0.1:%d", a.ID())
+	testutil.WaitFor(t, 10*time.Second, "the slave in the pool", func() bool { return m.Slaves() == 1 })
+	stopped := time.Now() // the master can only lose it after this
+	aNode.Stop()
+	testutil.WaitFor(t, 10*time.Second, "the lost slave to leave the list", func() bool {
+		_, listed := slaveStates(t, base)[key]
+		return !listed && m.Slaves() == 0
 	})
+	if d := time.Since(stopped); d < o.LostSlaveTTL {
+		t.Fatalf("the lost slave left the list %s after it stopped, before LostSlaveTTL %s", d, o.LostSlaveTTL)
+	}
 	if st := getAPI(t, base+"/api/status", 200); st.Num(t, "slaves_lost") != 0 {
 		t.Errorf("slaves_lost %v after the TTL", st["slaves_lost"])
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/lbproject/loadbalancer/common/logger"
 )
 
@@ -276,5 +278,64 @@ func TestMain(m *testing.M) {
 		time.Sleep(time.Hour) // until killed
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m) // sessions, links and executors start goroutines: none may be left
+}
+
+// Two slaves on the host already share: each gets half the cores.
+func TestCoreShareTwoSlavesShare(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	runtime.SetDefaultGOMAXPROCS()
+	def := runtime.GOMAXPROCS(0)
+	if def < 2 {
+		t.Skip("one core: nothing to share") // CI machines have 2 or more
+	}
+	dir := filepath.Join(t.TempDir(), "share")
+	c := joinShare(t, dir, true)
+	joinShare(t, dir, false)
+	c.adjust()
+	if got, want := runtime.GOMAXPROCS(0), sharedCores(def, 2); got != want {
+		t.Fatalf("2 slaves on %d cores: GOMAXPROCS %d, want %d", def, got, want)
+	}
+}
+
+// A temporary file held by a slave that is joining is not counted yet, and
+// not removed.
+func TestCoreShareHeldTemporaryFileIsNotCounted(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "share")
+	c := joinShare(t, dir, false)
+	joining := filepath.Join(dir, "."+coreSharePrefix+"joining"+coreShareSuffix)
+	f, err := os.Create(joining)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	wantSlaves(t, c, 1)
+	if _, err := os.Stat(joining); err != nil {
+		t.Fatalf("a held temporary file was removed: %v", err)
+	}
+}
+
+// A file of another's in this slave's place (its own removed, the name
+// taken again) is not this slave's registration: it registers anew.
+func TestCoreShareNoticesItsFileReplaced(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "share")
+	c := joinShare(t, dir, false)
+	old := c.path
+	if err := os.Remove(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c.registered() {
+		t.Fatal("a new file under its name taken for this slave's registration")
+	}
+	wantSlaves(t, c, 1) // registered again; the unheld stranger is removed
+	if c.path == old {
+		t.Fatal("registered again under the stranger's name")
+	}
 }

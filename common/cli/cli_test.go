@@ -203,3 +203,14 @@ func TestRunExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// -secret wins over $LB_SECRET, which is the default.
+func TestSecretFlagWinsOverEnvironment(t *testing.T) {
+	t.Setenv("LB_SECRET", "from the environment")
+	if got := Secret("from the flag"); got != "from the flag" {
+		t.Fatalf("Secret with both set = %q, want the flag's", got)
+	}
+	if got := Secret(""); got != "from the environment" {
+		t.Fatalf("Secret without the flag = %q, want $LB_SECRET", got)
+	}
+}

@@ -2,6 +2,8 @@ package discovery_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"testing"
@@ -84,5 +86,81 @@ func TestAcceptLinkEnds(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("took %s to give up", d)
+	}
+}
+
+// dialFrom connects to ln from a given loopback address and sends b.
+func dialFrom(t *testing.T, ln *net.TCPListener, from string, b []byte) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A right hello is not enough: it must come from the master's IP and be for
+// the link asked for. Alone, such a connection is never accepted.
+func TestAcceptLinkChecksSourceAndKind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, from string
+		hello      packets.LinkHello
+	}{
+		{"another host with the token", "127.0.0.2", packets.LinkHello{Token: 77, Link: packets.LinkTask}},
+		{"the master's IP, the wrong link", "127.0.0.1", packets.LinkHello{Token: 77, Link: packets.LinkResult}},
+		{"the master's IP, the wrong token", "127.0.0.1", packets.LinkHello{Token: 78, Link: packets.LinkTask}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ln := linkListener(t)
+			c := dialFrom(t, ln, tc.from, packets.Encode(tc.hello))
+			got, hello, err := discovery.AcceptLink(context.Background(), ln, packets.LinkTask, linkMaster, time.Now().Add(300*time.Millisecond), logger.Discard())
+			if err == nil {
+				got.Close()
+				t.Fatalf("accepted %s with %+v", c.LocalAddr(), hello)
+			}
+		})
+	}
+}
+
+// The accepted link keeps no deadline: the hello's must not cut it later.
+func TestAcceptLinkClearsTheDeadline(t *testing.T) {
+	t.Parallel()
+	ln := linkListener(t)
+	peer := dialFrom(t, ln, "127.0.0.1", packets.Encode(packets.LinkHello{Token: 77, Link: packets.LinkTask}))
+	deadline := time.Now().Add(200 * time.Millisecond)
+	c, _, err := discovery.AcceptLink(context.Background(), ln, packets.LinkTask, linkMaster, deadline, logger.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(time.Until(deadline) + 50*time.Millisecond)
+	if _, err := peer.Write([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	var b [1]byte
+	if _, err := c.Read(b[:]); err != nil {
+		t.Fatalf("reading the link after the hello's deadline: %v", err)
+	}
+}
+
+// A stranger that connects and says nothing is cut off at the hello's
+// deadline: it cannot hold a connection (and a reader) open for ever.
+func TestAcceptLinkCutsOffSilentStrangers(t *testing.T) {
+	t.Parallel()
+	ln := linkListener(t)
+	stranger := dialAndSend(t, ln, nil)
+	if _, _, err := discovery.AcceptLink(context.Background(), ln, packets.LinkTask, linkMaster, time.Now().Add(200*time.Millisecond), logger.Discard()); err == nil {
+		t.Fatal("no master came, yet AcceptLink succeeded")
+	}
+	_ = stranger.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := stranger.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("the silent stranger's connection: %v, want it closed by the listener", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lbproject/loadbalancer/common/packets"
 )
@@ -104,6 +105,7 @@ type stepper struct {
 	countingBuffer
 	hold             int // touched only by the writing goroutine of the moment
 	entered, release chan struct{}
+	fail             error // returned by the held Writes, once released
 }
 
 func newStepper(hold int) *stepper {
@@ -115,17 +117,27 @@ func (s *stepper) Write(p []byte) (int, error) {
 		s.hold--
 		s.entered <- struct{}{}
 		<-s.release
+		if s.fail != nil {
+			return 0, s.fail
+		}
 	}
 	return s.countingBuffer.Write(p)
 }
 
-func TestBatchWriterCoalescesBehindASlowWrite(t *testing.T) {
-	t.Parallel()
-	g := newStepper(1)
-	b := packets.NewBatchWriter(g)
-	first := make(chan error)
+// stuckWrite returns a writer whose first Write (of frame 0) is stuck in the
+// stream until g.release; first gets that Write's error.
+func stuckWrite() (g *stepper, b *packets.BatchWriter, first chan error) {
+	g = newStepper(1)
+	b = packets.NewBatchWriter(g)
+	first = make(chan error)
 	go func() { first <- b.Write(packets.TaskAck{ID: 0}) }()
 	<-g.entered
+	return g, b, first
+}
+
+func TestBatchWriterCoalescesBehindASlowWrite(t *testing.T) {
+	t.Parallel()
+	g, b, first := stuckWrite()
 	// The first Write is stuck in the stream: these return at once, queued.
 	for i := 1; i <= 100; i++ {
 		if err := b.Write(packets.TaskAck{ID: uint64(i)}); err != nil {
@@ -134,10 +146,14 @@ func TestBatchWriterCoalescesBehindASlowWrite(t *testing.T) {
 	}
 	closed := make(chan struct{})
 	go func() { b.Close(); close(closed) }()
+	// Once Queue is refused, Close has begun; it must then wait for the
+	// stuck write. (A Close that did not wait would return within
+	// microseconds: 100 ms lets it show; the real one never does.)
+	waitClosing(t, b)
 	select {
 	case <-closed:
 		t.Fatal("Close returned while a flush was still writing")
-	default:
+	case <-time.After(100 * time.Millisecond):
 	}
 	g.release <- struct{}{}
 	if err := <-first; err != nil {
@@ -257,5 +273,94 @@ func TestBatchWriterYieldAndFlushWrites(t *testing.T) {
 	b.YieldAndFlush() // nothing queued: no write
 	if out.writes != 1 {
 		t.Fatalf("YieldAndFlush with nothing queued wrote")
+	}
+}
+
+// waitClosing waits until b refuses frames because Close has begun.
+func waitClosing(t *testing.T, b *packets.BatchWriter) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		err := b.Queue(packets.TaskAck{ID: 999})
+		if errors.Is(err, packets.ErrWriterClosed) {
+			return
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("Queue during Close: %v, want ErrWriterClosed", err)
+		}
+	}
+}
+
+// A frame of exactly MaxPayload bytes is queued; one byte more is refused.
+func TestBatchWriterFrameCap(t *testing.T) {
+	t.Parallel()
+	var out countingBuffer
+	b := packets.NewBatchWriter(&out)
+	const resultHeader = 8 + 1 + 8 + 4 // id, ok, compute time, body length
+	fits := packets.TaskResult{Body: string(make([]byte, packets.MaxPayload-resultHeader))}
+	if err := b.Write(fits); err != nil {
+		t.Fatalf("a frame of exactly MaxPayload bytes: %v", err)
+	}
+	if err := b.Write(packets.TaskResult{Body: fits.Body + "x"}); err == nil {
+		t.Fatal("a frame of MaxPayload+1 bytes was queued")
+	}
+	b.Close()
+	if out.buf.Len() != packets.HeaderSize+packets.MaxPayload {
+		t.Fatalf("%d bytes written, want the one full frame", out.buf.Len())
+	}
+}
+
+// YieldAndFlush while another caller is writing only queues: it neither
+// writes beside it nor waits for it.
+func TestBatchWriterYieldAndFlushLeavesABusyStream(t *testing.T) {
+	t.Parallel()
+	g, b, first := stuckWrite()
+	if err := b.Queue(packets.TaskAck{ID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	b.YieldAndFlush()
+	g.mu.Lock()
+	writes := g.writes
+	g.mu.Unlock()
+	if writes != 0 {
+		t.Fatalf("YieldAndFlush wrote beside a write in progress")
+	}
+	g.release <- struct{}{}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if g.writes != 2 {
+		t.Fatalf("%d writes, want 2: the first frame, then the one queued behind it", g.writes)
+	}
+}
+
+// The first failure sticks: a write failing after the writer already gave
+// up on a peer that stopped reading is not reported again, and Close keeps
+// the first error rather than ErrWriterClosed.
+func TestBatchWriterKeepsTheFirstError(t *testing.T) {
+	t.Parallel()
+	g := newStepper(1)
+	g.fail = errors.New("link reset")
+	b := packets.NewBatchWriter(g)
+	wrote := make(chan struct{})
+	go func() { _ = b.Write(packets.TaskAck{}); close(wrote) }()
+	<-g.entered
+	body := string(make([]byte, 1<<20-64))
+	var first error
+	for i := 0; i < packets.MaxPending>>20+2 && first == nil; i++ {
+		first = b.Queue(packets.TaskResult{Body: body})
+	}
+	if first == nil {
+		t.Fatal("the writer never gave up on a peer that stopped reading")
+	}
+	<-b.Failed()
+	g.release <- struct{}{} // the stuck write now fails too
+	<-wrote
+	b.Close()
+	if err := b.Write(packets.TaskAck{}); err != first {
+		t.Fatalf("Write after the failure and Close: %v, want the first error %v", err, first)
+	}
+	if err := b.Err(); err != first {
+		t.Fatalf("Err after a second failure: %v, want the first error %v", err, first)
 	}
 }

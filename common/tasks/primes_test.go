@@ -133,18 +133,26 @@ func timeoutOf(ctx context.Context) time.Duration {
 	return 0
 }
 
-// TestCountPrimesSmallWithCancelledContext: a count under 1024 finishes
-// between cancellation checks; the result is still correct.
+// TestCountPrimesSmallWithCancelledContext: the context is checked every
+// 1024 numbers, so a count below 1024 runs to its (correct) end even when
+// cancelled, and one that reaches 1024 stops there.
 func TestCountPrimesSmallWithCancelledContext(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	got, err := tasks.CountPrimes(ctx, 100)
-	if err == nil && got != "25" {
-		t.Fatalf("CountPrimes(100) = %q", got)
-	}
-	if err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v", err)
+	for _, tc := range []struct {
+		n    uint64
+		want string
+		err  error
+	}{
+		{100, "25", nil},
+		{1023, "172", nil},
+		{1024, "", context.Canceled},
+	} {
+		got, err := tasks.CountPrimes(ctx, tc.n)
+		if got != tc.want || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+			t.Errorf("CountPrimes(%d) with a cancelled context = %q, %v; want %q, %v", tc.n, got, err, tc.want, tc.err)
+		}
 	}
 }
 

@@ -5,8 +5,9 @@
 //	loadcheck -base http://10.0.0.1:4242 -c 32 -duration 10s
 //	loadcheck -flood 10.0.0.1:3000 -count 100000
 //
-// It prints one JSON summary line and exits 0; judging it is the caller's
-// job.
+// It prints one JSON summary line, then exits 1 if any answer was wrong,
+// more than -max-failed requests failed, or nothing was sent, so that a
+// script's "0 lost" comes from a check that can fail; 0 otherwise.
 package main
 
 import (
@@ -48,12 +49,13 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long to send")
 	flood := flag.String("flood", "", "HOST:PORT to send random UDP datagrams to instead")
 	count := flag.Int("count", 100000, "datagrams to send with -flood")
+	maxFailed := flag.Int64("max-failed", 0, "requests that may fail (a status other than 200, or no answer) before the run counts as failed")
 	flag.Parse()
 	var err error
 	if *flood != "" {
 		err = floodUDP(*flood, *count)
 	} else {
-		err = load(*base, *c, *duration)
+		err = load(*base, *c, *duration, *maxFailed)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadcheck:", err)
@@ -61,7 +63,7 @@ func main() {
 	}
 }
 
-func load(base string, c int, duration time.Duration) error {
+func load(base string, c int, duration time.Duration, maxFailed int64) error {
 	if base == "" {
 		return fmt.Errorf("-base is required")
 	}
@@ -125,10 +127,34 @@ func load(base string, c int, duration time.Duration) error {
 		}()
 	}
 	wg.Wait()
-	return json.NewEncoder(os.Stdout).Encode(summary{
+	s := summary{
 		Sent: sent.Load(), OK: ok.Load(), Wrong: wrong.Load(), Failed: failed, Examples: examples,
 		Seconds: time.Since(start).Seconds(),
-	})
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(s); err != nil {
+		return err
+	}
+	return s.judge(maxFailed)
+}
+
+// judge fails a run with a wrong answer, too many failed requests, or none
+// sent.
+func (s summary) judge(maxFailed int64) error {
+	var failed int64
+	for key, n := range s.Failed {
+		if key != "wrong" {
+			failed += n
+		}
+	}
+	switch {
+	case s.Sent == 0:
+		return fmt.Errorf("no request sent")
+	case s.Wrong > 0:
+		return fmt.Errorf("%d of %d answers wrong: %v", s.Wrong, s.Sent, s.Examples)
+	case failed > maxFailed:
+		return fmt.Errorf("%d of %d requests failed (at most %d allowed): %v", failed, s.Sent, maxFailed, s.Failed)
+	}
+	return nil
 }
 
 // floodUDP sends count random datagrams, a third of them shaped like our
