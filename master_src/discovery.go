@@ -13,6 +13,7 @@ import (
 
 	"github.com/lbproject/loadbalancer/common/discovery"
 	"github.com/lbproject/loadbalancer/common/packets"
+	"github.com/lbproject/loadbalancer/common/securelink"
 )
 
 // joinTable holds the slaves and monitors that were sent an ACK and are not
@@ -32,6 +33,7 @@ type pendingJoin struct {
 	token   uint64
 	expires time.Time
 	dialing bool
+	link    *securelink.Session // the keys of its links; nil without a secret
 }
 
 func newJoinTable() *joinTable {
@@ -71,8 +73,11 @@ func (t *joinTable) remove(k joinKey) {
 }
 
 // serveDiscovery answers join requests and confirms until the socket closes.
+// With a secret, a packet's MAC is checked before the master keeps anything
+// about its source: strangers cannot fill the per-source tables.
 func (m *Master) serveDiscovery(ctx context.Context) {
 	buf := make([]byte, 2048)
+	secured := m.guard.Secured()
 	for {
 		n, from, err := m.udp.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -82,26 +87,32 @@ func (m *Master) serveDiscovery(ctx context.Context) {
 			return
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		if !m.sources.allow(from.Addr(), time.Now()) {
+		if !secured && !m.sources.allow(from.Addr(), time.Now()) {
 			m.metrics.handshakeDropped.WithLabelValues("rate_limited").Inc()
 			continue
 		}
-		msg, err := m.guard.Open(buf[:n])
+		msg, nonce, err := m.guard.Open(buf[:n], from.Addr())
 		if err != nil {
 			m.refuseUnauthenticated(buf[:n], from, err)
+			continue
+		}
+		if secured && !m.sources.allow(from.Addr(), time.Now()) {
+			m.metrics.handshakeDropped.WithLabelValues("rate_limited").Inc()
 			continue
 		}
 		key := SlaveKey{IP: from.Addr(), ID: from.Port()}
 		switch msg := msg.(type) {
 		case packets.JoinRequest:
-			m.answerJoin(joinKey{key, msg.Monitor}, from)
+			m.answerJoin(joinKey{key, msg.Monitor}, from, msg, nonce)
 		case packets.SlaveJoinConfirm:
-			m.confirmJoin(ctx, joinKey{key, false}, msg.Token, msg.IP, func(ctx context.Context, token uint64, joined func()) error {
-				return m.connect(ctx, key, msg, token, joined)
+			jk := joinKey{key, false}
+			m.confirmJoin(ctx, jk, msg.Token, msg.IP, func(ctx context.Context, token uint64, joined func()) error {
+				return m.connect(withLinkSession(ctx, m.joins.linkSession(jk)), key, msg, token, joined)
 			})
 		case packets.MonitorJoinConfirm:
-			m.confirmJoin(ctx, joinKey{key, true}, msg.Token, msg.IP, func(ctx context.Context, token uint64, joined func()) error {
-				return m.serveMonitor(ctx, key, msg, token, joined)
+			jk := joinKey{key, true}
+			m.confirmJoin(ctx, jk, msg.Token, msg.IP, func(ctx context.Context, token uint64, joined func()) error {
+				return m.serveMonitor(withLinkSession(ctx, m.joins.linkSession(jk)), key, msg, token, joined)
 			})
 		default:
 			m.log.Debug("dropped discovery packet", "from", from, "type", msg.Type())
@@ -110,9 +121,10 @@ func (m *Master) serveDiscovery(ctx context.Context) {
 }
 
 // refuseUnauthenticated drops a packet that failed decoding or the secret's
-// check. A plain join request to a master with a secret gets a plain NAK
-// saying why, so a misconfigured node's operator is told; nothing else is
-// answered.
+// check. A join request without the secret, or sealed with another, gets a
+// plain NAK saying why (a few per source and second at most), and the
+// master warns once a minute per source, so both operators are told;
+// nothing else is answered.
 func (m *Master) refuseUnauthenticated(b []byte, from netip.AddrPort, err error) {
 	reason := "malformed"
 	switch {
@@ -120,18 +132,21 @@ func (m *Master) refuseUnauthenticated(b []byte, from netip.AddrPort, err error)
 		reason = "bad_mac"
 	case errors.Is(err, discovery.ErrStale):
 		reason = "stale"
-	case errors.Is(err, discovery.ErrReplay):
+	case errors.Is(err, discovery.ErrReplay), errors.Is(err, discovery.ErrReplayMemoryFull):
 		reason = "replayed"
 	}
 	m.metrics.handshakeDropped.WithLabelValues(reason).Inc()
-	plain, perr := packets.Decode(b)
-	req, isJoin := plain.(packets.JoinRequest)
-	if !m.guard.Secured() || perr != nil || !isJoin {
+	nak, isJoin := refusalFor(b, err)
+	if !m.guard.Secured() || !isJoin {
 		m.log.Debug("dropped discovery packet", "from", from, "err", err)
 		return
 	}
-	m.log.Warning("join refused: no secret", "from", from, "monitor", req.Monitor)
-	nak := packets.JoinReply{Monitor: req.Monitor, Reason: "this master requires the shared secret (-secret or LB_SECRET)"}
+	if m.hs.once(from.Addr().String(), nak.Reason) {
+		m.log.Warning("join refused: "+nak.Reason, "from", from, "monitor", nak.Monitor)
+	}
+	if !m.hs.naks.allow(from.Addr(), time.Now()) {
+		return
+	}
 	if _, err := m.udp.WriteToUDPAddrPort(packets.Encode(nak), from); err != nil {
 		m.log.Warning("join reply not sent", "to", from, "err", err)
 	}
@@ -139,20 +154,39 @@ func (m *Master) refuseUnauthenticated(b []byte, from netip.AddrPort, err error)
 
 // answerJoin ACKs a join request, or NAKs it: a slave already in the pool
 // or a full pool; a second monitor while one is connected or joining. A
-// repeated request (the ACK was lost) gets the same token again.
-func (m *Master) answerJoin(k joinKey, from netip.AddrPort) {
-	reply := m.decideJoin(k)
-	reply.Monitor = k.monitor
+// repeated request (the ACK was lost) gets the same token again. With a
+// secret, a request must come from the address it claims (a replayed or
+// forwarded one is ignored, so a restarted master with an empty replay
+// memory answers no stranger), and the reply names the request's nonce,
+// the requester's address and the master's.
+func (m *Master) answerJoin(k joinKey, from netip.AddrPort, req packets.JoinRequest, nonce uint64) {
 	role := "slave"
 	if k.monitor {
 		role = "monitor"
 	}
+	secured := m.guard.Secured()
+	if secured && req.From != from {
+		m.metrics.handshakeDropped.WithLabelValues("wrong_source").Inc()
+		if m.hs.once(from.Addr().String(), "wrong source") {
+			m.log.Warning("join request ignored: it claims another sender (replayed or forwarded)", "from", from, "claims", req.From)
+		}
+		return
+	}
+	reply := m.decideJoin(k)
+	reply.Monitor = k.monitor
+	if secured {
+		reply.Request, reply.To, reply.From = nonce, from, m.hs.answerAddr(from)
+	}
 	if reply.Accepted {
 		m.log.Info("join request granted", role, k.SlaveKey)
-	} else {
+	} else if m.hs.once(role+" "+k.SlaveKey.String(), reply.Reason) {
 		m.log.Info("join request refused", role, k.SlaveKey, "reason", reply.Reason)
 	}
-	if _, err := m.udp.WriteToUDPAddrPort(m.guard.Seal(reply), from); err != nil {
+	b, replyNonce := m.guard.SealNonce(reply)
+	if reply.Accepted {
+		m.joins.setLink(k, m.guard.LinkSession(nonce, replyNonce))
+	}
+	if _, err := m.udp.WriteToUDPAddrPort(b, from); err != nil {
 		m.log.Warning("join reply not sent", role, k.SlaveKey, "err", err)
 	}
 }

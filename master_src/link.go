@@ -56,9 +56,11 @@ type slaveLink struct {
 }
 
 // dialLinks opens the three links to a slave that confirmed its join and
-// greets each with the join token.
+// greets each with the join token; with a secret (the join's link keys in
+// ctx) each link is encrypted from its first byte.
 func dialLinks(ctx context.Context, key SlaveKey, c packets.SlaveJoinConfirm, token uint64, poll, timeout time.Duration) (*slaveLink, error) {
 	l := &slaveLink{key: key, calls: make(map[uint64]*call), done: make(chan struct{})}
+	keys := linkSessionFrom(ctx)
 	d := net.Dialer{Timeout: timeout}
 	for _, x := range []struct {
 		kind packets.Link
@@ -74,6 +76,7 @@ func dialLinks(ctx context.Context, key SlaveKey, c packets.SlaveJoinConfirm, to
 			l.closeConns()
 			return nil, fmt.Errorf("dialing %s link: %w", x.kind, err)
 		}
+		conn = keys.Master(conn, x.kind)
 		*x.conn = conn
 		hello := packets.LinkHello{Token: token, Link: x.kind, PollIntervalMillis: uint32(poll / time.Millisecond)}
 		if err := packets.NewWriter(conn).Write(hello); err != nil {

@@ -26,6 +26,7 @@ type Master struct {
 	joins   *joinTable
 	guard   *discovery.Guard // seals and checks handshake packets
 	sources *sourceLimiter   // handshake packets per source IP
+	hs      *handshake       // answers and warnings to strangers
 	stats   *stats
 	page    webui.Asset // the status page, rendered once
 
@@ -76,6 +77,7 @@ func New(opts Options) (*Master, error) {
 		return nil, fmt.Errorf("opening discovery socket %s: %w", opts.DiscoveryAddr, err)
 	}
 	m.udp = pc.(*net.UDPConn)
+	m.hs = newHandshake(opts.Iface, m.udp)
 	if m.httpLn, err = net.Listen("tcp", opts.HTTPAddr); err != nil {
 		_ = m.udp.Close()
 		return nil, fmt.Errorf("opening HTTP listener %s: %w", opts.HTTPAddr, err)

@@ -21,6 +21,7 @@ func (m *Master) serveMonitor(ctx context.Context, key SlaveKey, c packets.Monit
 	if err != nil {
 		return fmt.Errorf("dialing monitor link: %w", err)
 	}
+	conn = linkSessionFrom(ctx).Master(conn, packets.LinkMonitor)
 	defer conn.Close()
 	hello := packets.LinkHello{Token: token, Link: packets.LinkMonitor, PollIntervalMillis: uint32(m.opts.PollInterval / time.Millisecond)}
 	if err := packets.NewWriter(conn).Write(hello); err != nil {
