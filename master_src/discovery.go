@@ -310,7 +310,11 @@ func (m *Master) serveSlave(mb *member, loadR *bufio.Reader, loadW *packets.Writ
 	m.untrack(mb)
 	wg.Wait()
 	n, _ := m.pool.size()
-	m.log.Warning("slave left", "slave", mb.key, "cause", link.lostErr, "pool_size", n)
+	if cause, clean := link.cause(); clean {
+		m.log.Info("slave left", "slave", mb.key, "cause", cause, "pool_size", n)
+	} else {
+		m.log.Warning("slave left", "slave", mb.key, "cause", cause, "pool_size", n)
+	}
 }
 
 // pollLoad polls the slave's load every interval until the link is lost or

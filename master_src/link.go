@@ -127,14 +127,12 @@ func (l *slaveLink) lose(cause error) {
 
 var errLinkLost = errors.New("slave link lost")
 
-// cause says why the link was lost; "" while it is up.
-func (l *slaveLink) cause() string {
+// cause says why the link was lost ("" while it is up): drained, killed or
+// unresponsive (lossCause), and whether that was a clean stop.
+func (l *slaveLink) cause() (string, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.lostErr == nil {
-		return ""
-	}
-	return l.lostErr.Error()
+	return lossCause(l.lostErr, l.leaving)
 }
 
 // send registers a call for task req and writes it on the task link.

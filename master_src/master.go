@@ -156,7 +156,7 @@ func (m *Master) shutdown() {
 	}
 	m.mu.Unlock()
 	for _, mb := range members {
-		mb.link.lose(errors.New("master shutting down"))
+		mb.link.lose(errMasterShutdown)
 	}
 	m.wg.Wait()
 }

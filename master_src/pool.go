@@ -116,7 +116,7 @@ func (p *pool) add(key SlaveKey, metricsPort uint16, link *slaveLink, first pack
 // remove drops m from the pool; removing twice is harmless. The status
 // page lists it as lost for a while.
 func (p *pool) remove(m *member) {
-	cause := m.link.cause()
+	cause, _ := m.link.cause()
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
