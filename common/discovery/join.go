@@ -35,6 +35,9 @@ type Config struct {
 	MaxWait   time.Duration
 	// ConfirmBurst is how many confirm packets follow an ACK.
 	ConfirmBurst int
+	// StillLooking is how often a node that has found no master says so;
+	// zero means StillLookingEvery.
+	StillLooking time.Duration
 	// Guard seals what is sent and checks what arrives; nil means no
 	// secret.
 	Guard *Guard
@@ -66,8 +69,11 @@ func Join(ctx context.Context, conn *net.UDPConn, cfg Config, monitor bool, conf
 	if ap, ok := conn.LocalAddr().(*net.UDPAddr); ok {
 		j.self = netip.AddrPortFrom(ap.AddrPort().Addr().Unmap(), ap.AddrPort().Port())
 	}
+	if cfg.StillLooking <= 0 {
+		cfg.StillLooking = StillLookingEvery
+	}
 	wait := cfg.FirstWait
-	notice := time.Now().Add(StillLookingEvery)
+	notice := time.Now().Add(cfg.StillLooking)
 	var refusal string // the last refusal logged
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
@@ -113,7 +119,7 @@ func Join(ctx context.Context, conn *net.UDPConn, cfg Config, monitor bool, conf
 		if now := time.Now(); !now.Before(notice) {
 			cfg.Log.Info("still looking for a master", "target", cfg.Target, "attempts", attempt,
 				"check", fmt.Sprintf("that a master runs and UDP port %d reaches it (firewall), that -iface names the master's subnet, or give -master HOST", cfg.Target.Port()))
-			notice = now.Add(StillLookingEvery)
+			notice = now.Add(cfg.StillLooking)
 		}
 		wait = min(2*wait, cfg.MaxWait)
 	}
@@ -131,7 +137,7 @@ type joiner struct {
 
 // warn logs a warning about key at most once a minute.
 func (j *joiner) warn(key, msg string, kv ...any) {
-	if j.warned.Allow(key, msg, time.Now()) {
+	if j.warned.Allow(key+" "+msg, "", time.Now()) {
 		j.cfg.Log.Warning(msg, kv...)
 	}
 }
