@@ -82,10 +82,17 @@ func New(opts Options) (*Master, error) {
 		_ = m.udp.Close()
 		return nil, fmt.Errorf("opening HTTP listener %s: %w", opts.HTTPAddr, err)
 	}
+	ln, err := opts.HTTP.Listen(m.httpLn) // HTTPS with -tls-cert
+	if err != nil {
+		_ = m.httpLn.Close()
+		_ = m.udp.Close()
+		return nil, err
+	}
+	m.httpLn = ln
 	reqCtx, cancel := context.WithCancel(context.Background())
 	m.cancelRequests = cancel
 	m.http = &http.Server{
-		Handler:           m.routes(),
+		Handler:           opts.HTTP.Handler(m.routes()),
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
 		ReadTimeout:       2 * opts.ReadHeaderTimeout,

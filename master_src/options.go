@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/constants"
+	"github.com/lbproject/loadbalancer/common/httpauth"
 	"github.com/lbproject/loadbalancer/common/logger"
 )
 
@@ -64,6 +65,9 @@ type Options struct {
 	// per source IP (a join is 1 request and 10 confirms).
 	HandshakeRate  float64
 	HandshakeBurst int
+
+	// HTTP optionally serves the API over TLS and requires a bearer token.
+	HTTP httpauth.Config
 
 	Log *logger.Logger
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/constants"
+	"github.com/lbproject/loadbalancer/common/httpauth"
 	"github.com/lbproject/loadbalancer/common/logger"
 )
 
@@ -30,8 +31,10 @@ type Options struct {
 	LinkTimeout time.Duration
 
 	// StatusAddr is where the status page and GET /api/status are served;
-	// empty: no status server.
+	// empty: no status server. StatusHTTP optionally serves it over TLS
+	// and requires a bearer token.
 	StatusAddr string
+	StatusHTTP httpauth.Config
 
 	// Secret, when set, authenticates every handshake packet (HMAC); all
 	// nodes of a cluster must share it.
