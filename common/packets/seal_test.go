@@ -51,9 +51,13 @@ func FuzzOpen(f *testing.F) {
 	}
 	f.Add([]byte{packets.Version, byte(packets.TypeSealed), 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		inner, sealed := packets.SealedType(data) // never panics, whatever the bytes
 		m, at, nonce, err := packets.Open(sealKey, data)
 		if err != nil {
 			return
+		}
+		if !sealed || inner != m.Type() {
+			t.Fatalf("SealedType = %v, %v for a sealed %v", inner, sealed, m.Type())
 		}
 		if again := packets.Seal(sealKey, m, at, nonce); !bytes.Equal(again, data) {
 			t.Fatalf("accepted %x, which re-seals to %x", data, again)
