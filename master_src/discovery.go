@@ -21,6 +21,7 @@ import (
 // starts run on sessions, which ends at shutdown.
 func (m *Master) serveDiscovery(sessions context.Context) error {
 	buf := make([]byte, 2048)
+	secured := m.guard.Secured()
 	backoff := neterr.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for {
 		n, from, err := m.udp.ReadFromUDPAddrPort(buf)
@@ -40,19 +41,25 @@ func (m *Master) serveDiscovery(sessions context.Context) error {
 		}
 		backoff.Reset()
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		if !m.sources.allow(from.Addr(), time.Now()) {
+		// With a secret, the MAC is checked before the master keeps anything
+		// about the source: strangers cannot fill the per-source tables.
+		if !secured && !m.sources.allow(from.Addr(), time.Now()) {
 			m.metrics.handshakeDropped.WithLabelValues("rate_limited").Inc()
 			continue
 		}
-		msg, err := m.guard.Open(buf[:n])
+		msg, nonce, err := m.guard.Open(buf[:n], from.Addr())
 		if err != nil {
 			m.refuseUnauthenticated(buf[:n], from, err)
+			continue
+		}
+		if secured && !m.sources.allow(from.Addr(), time.Now()) {
+			m.metrics.handshakeDropped.WithLabelValues("rate_limited").Inc()
 			continue
 		}
 		key := nodeKey{IP: from.Addr(), ID: from.Port()}
 		switch msg := msg.(type) {
 		case packets.JoinRequest:
-			m.answerJoin(peerKey{key, msg.Monitor}, from)
+			m.answerJoin(peerKey{key, msg.Monitor}, from, msg, nonce)
 		case packets.SlaveJoinConfirm:
 			m.confirmJoin(peerKey{key, false}, msg.Token, msg.IP, func(s *session) error {
 				return s.runSlave(sessions, msg)
@@ -68,9 +75,10 @@ func (m *Master) serveDiscovery(sessions context.Context) error {
 }
 
 // refuseUnauthenticated drops a packet that failed decoding or the secret's
-// check. A plain join request to a master with a secret gets a plain NAK
-// saying why, so a misconfigured node's operator is told; nothing else is
-// answered.
+// check. A join request without the secret, or sealed with another, gets a
+// plain NAK saying why (a few per source and second at most), and the
+// master warns once a minute per source, so both operators are told;
+// nothing else is answered.
 func (m *Master) refuseUnauthenticated(b []byte, from netip.AddrPort, err error) {
 	reason := "malformed"
 	switch {
@@ -78,34 +86,57 @@ func (m *Master) refuseUnauthenticated(b []byte, from netip.AddrPort, err error)
 		reason = "bad_mac"
 	case errors.Is(err, discovery.ErrStale):
 		reason = "stale"
-	case errors.Is(err, discovery.ErrReplay):
+	case errors.Is(err, discovery.ErrReplay), errors.Is(err, discovery.ErrReplayMemoryFull):
 		reason = "replayed"
 	}
 	m.metrics.handshakeDropped.WithLabelValues(reason).Inc()
-	plain, perr := packets.Decode(b)
-	req, isJoin := plain.(packets.JoinRequest)
-	if !m.guard.Secured() || perr != nil || !isJoin {
+	nak, isJoin := refusalFor(b, err)
+	if !m.guard.Secured() || !isJoin {
 		m.log.Debug("dropped discovery packet", "from", from, "err", err)
 		return
 	}
-	m.log.Warning("join refused: no secret", "from", from, "monitor", req.Monitor)
-	nak := packets.JoinReply{Monitor: req.Monitor, Reason: "this master requires the shared secret (-secret or LB_SECRET)"}
+	if m.hs.once(from.Addr().String(), nak.Reason) {
+		m.log.Warning("join refused: "+nak.Reason, "from", from, "monitor", nak.Monitor)
+	}
+	if !m.hs.naks.allow(from.Addr(), time.Now()) {
+		return
+	}
 	if _, err := m.udp.WriteToUDPAddrPort(packets.Encode(nak), from); err != nil {
 		m.log.Warning("join reply not sent", "to", from, "err", err)
 	}
 }
 
 // answerJoin ACKs a join request, or NAKs it (registry.ack says when). A
-// repeated request (the ACK was lost) gets the same token again.
-func (m *Master) answerJoin(k peerKey, from netip.AddrPort) {
+// repeated request (the ACK was lost) gets the same token again. With a
+// secret, a request must come from the address it claims (a replayed or
+// forwarded one is ignored, so a restarted master with an empty replay
+// memory answers no stranger), the reply names the request's nonce, the
+// requester's address and the master's, and the session keeps the keys of
+// its links, derived from both nonces.
+func (m *Master) answerJoin(k peerKey, from netip.AddrPort, req packets.JoinRequest, nonce uint64) {
+	secured := m.guard.Secured()
+	if secured && req.From != from {
+		m.metrics.handshakeDropped.WithLabelValues("wrong_source").Inc()
+		if m.hs.once(from.Addr().String(), "wrong source") {
+			m.log.Warning("join request ignored: it claims another sender (replayed or forwarded)", "from", from, "claims", req.From)
+		}
+		return
+	}
 	reply := m.decideJoin(k)
 	reply.Monitor = k.monitor
+	if secured {
+		reply.Request, reply.To, reply.From = nonce, from, m.hs.answerAddr(from)
+	}
 	if reply.Accepted {
 		m.log.Info("join request granted", k.role(), k.nodeKey)
-	} else {
+	} else if m.hs.once(k.role()+" "+k.nodeKey.String(), reply.Reason) {
 		m.log.Info("join request refused", k.role(), k.nodeKey, "reason", reply.Reason)
 	}
-	if _, err := m.udp.WriteToUDPAddrPort(m.guard.Seal(reply), from); err != nil {
+	b, replyNonce := m.guard.SealNonce(reply)
+	if reply.Accepted {
+		m.reg.setLinkKeys(k, reply.Token, m.guard.LinkSession(nonce, replyNonce))
+	}
+	if _, err := m.udp.WriteToUDPAddrPort(b, from); err != nil {
 		m.log.Warning("join reply not sent", k.role(), k.nodeKey, "err", err)
 	}
 }

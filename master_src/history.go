@@ -79,8 +79,8 @@ func (h *history) last(s *session, n int) ([]float64, uint64) {
 }
 
 // lost lists a slave that left the pool, as st shows it, for lostFor.
-func (h *history) lost(s *session, st slaveStatus, cause error, now time.Time) {
-	st.State, st.LostAt, st.LostCause, st.lostAt = stateLostName, webui.TimePtr(now), cause.Error(), now
+func (h *history) lost(s *session, st slaveStatus, cause string, now time.Time) {
+	st.State, st.LostAt, st.LostCause, st.lostAt = stateLostName, webui.TimePtr(now), cause, now
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.loads, s)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/packets"
+	"github.com/lbproject/loadbalancer/common/securelink"
 )
 
 // outcome is what became of a task sent to a slave.
@@ -67,8 +68,9 @@ type slaveLink struct {
 }
 
 // dialLinks opens the three links to a slave that confirmed its join and
-// greets each with the join token.
-func dialLinks(ctx context.Context, key nodeKey, c packets.SlaveJoinConfirm, token uint64, poll, timeout time.Duration, events linkEvents) (*slaveLink, error) {
+// greets each with the join token; with a secret (keys) each link is
+// encrypted from its first byte.
+func dialLinks(ctx context.Context, key nodeKey, c packets.SlaveJoinConfirm, token uint64, keys *securelink.Session, poll, timeout time.Duration, events linkEvents) (*slaveLink, error) {
 	l := &slaveLink{key: key, events: events, calls: make(map[uint64]*call), done: make(chan struct{})}
 	d := net.Dialer{Timeout: timeout}
 	for _, x := range []struct {
@@ -85,6 +87,7 @@ func dialLinks(ctx context.Context, key nodeKey, c packets.SlaveJoinConfirm, tok
 			l.closeConns()
 			return nil, fmt.Errorf("dialing %s link: %w", x.kind, err)
 		}
+		conn = keys.Master(conn, x.kind)
 		*x.conn = conn
 		hello := packets.LinkHello{Token: token, Link: x.kind, PollIntervalMillis: uint32(poll / time.Millisecond)}
 		if err := packets.NewWriter(conn).Write(hello); err != nil {

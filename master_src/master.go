@@ -28,6 +28,7 @@ type Master struct {
 	metrics *metrics
 	guard   *discovery.Guard // seals and checks handshake packets
 	sources *sourceLimiter   // handshake packets per source IP
+	hs      *handshake       // answers and warnings to strangers
 	stats   *stats
 	page    webui.Asset // the status page, rendered once
 
@@ -76,14 +77,22 @@ func New(opts Options) (*Master, error) {
 	if why := unreachableByBroadcast(opts.DiscoveryAddr, localPrefixes()); why != "" {
 		m.log.Warning(why)
 	}
+	m.hs = newHandshake(opts.Iface, m.udp)
 	if m.httpLn, err = net.Listen("tcp", opts.HTTPAddr); err != nil {
 		_ = m.udp.Close()
 		return nil, fmt.Errorf("opening HTTP listener %s: %w", opts.HTTPAddr, err)
 	}
+	ln, err := opts.HTTP.Listen(m.httpLn) // HTTPS with -tls-cert
+	if err != nil {
+		_ = m.httpLn.Close()
+		_ = m.udp.Close()
+		return nil, err
+	}
+	m.httpLn = ln
 	reqCtx, cancel := context.WithCancel(context.Background())
 	m.cancelRequests = cancel
 	m.http = &http.Server{
-		Handler:           m.routes(),
+		Handler:           opts.HTTP.Handler(m.routes()),
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		ReadHeaderTimeout: opts.ReadHeaderTimeout,
 		ReadTimeout:       2 * opts.ReadHeaderTimeout,

@@ -27,6 +27,7 @@ func (s *session) runMonitor(ctx context.Context, c packets.MonitorJoinConfirm) 
 	if err != nil {
 		return fmt.Errorf("dialing monitor link: %w", err)
 	}
+	conn = s.keys.Master(conn, packets.LinkMonitor)
 	defer conn.Close()
 	hello := packets.LinkHello{Token: s.token, Link: packets.LinkMonitor, PollIntervalMillis: uint32(m.opts.PollInterval / time.Millisecond)}
 	if err := packets.NewWriter(conn).Write(hello); err != nil {

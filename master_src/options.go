@@ -11,6 +11,7 @@ import (
 
 	"github.com/lbproject/loadbalancer/common/config"
 	"github.com/lbproject/loadbalancer/common/constants"
+	"github.com/lbproject/loadbalancer/common/httpauth"
 	"github.com/lbproject/loadbalancer/common/logger"
 	"github.com/lbproject/loadbalancer/common/netif"
 	"github.com/lbproject/loadbalancer/master_src/balance"
@@ -69,6 +70,9 @@ type Options struct {
 	// per source IP (a join is 1 request and 10 confirms).
 	HandshakeRate  float64
 	HandshakeBurst int
+
+	// HTTP optionally serves the API over TLS and requires a bearer token.
+	HTTP httpauth.Config
 
 	Log *logger.Logger
 }

@@ -10,8 +10,10 @@ import (
 
 // sourceLimiter bounds the handshake packets the master handles per source
 // IP, so a flood from one host cannot starve the others' joins. Its memory is
-// bounded too: at most maxSources sources are tracked, and past that a new
-// source is refused until idle ones are forgotten.
+// bounded too: at most maxSources sources are tracked, and past that idle
+// ones are forgotten, or else an arbitrary one: a new source is never
+// refused (strangers filling the table must not lock newcomers out; a
+// forgotten source merely starts again with a full burst).
 type sourceLimiter struct {
 	rate  rate.Limit
 	burst int
@@ -46,8 +48,11 @@ func (l *sourceLimiter) allow(ip netip.Addr, now time.Time) bool {
 					delete(l.sources, a)
 				}
 			}
-			if len(l.sources) >= maxSources {
-				return false
+			for a := range l.sources {
+				if len(l.sources) < maxSources {
+					break
+				}
+				delete(l.sources, a)
 			}
 		}
 		s = &source{lim: rate.NewLimiter(l.rate, l.burst)}

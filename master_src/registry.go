@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/packets"
+	"github.com/lbproject/loadbalancer/common/securelink"
 )
 
 // nodeKey names a node that joins the master, a slave or a monitor: its IP
@@ -122,6 +123,17 @@ func (r *registry) monitorServingLocked() bool {
 		}
 	}
 	return false
+}
+
+// setLinkKeys gives the acked session of k, ACKed with token, the keys of
+// its links (nil: no secret). A repeated request's ACK carries new nonces,
+// so the keys of the latest ACK win, as on the node's side.
+func (r *registry) setLinkKeys(k peerKey, token uint64, keys *securelink.Session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.sessions[k]; ok && s.state == stateAcked && s.token == token {
+		s.keys = keys
+	}
 }
 
 // confirm moves the acked session of k to linking, if token and ip match

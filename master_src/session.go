@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/packets"
+	"github.com/lbproject/loadbalancer/common/securelink"
 )
 
 // A slave's life with the master, all in this file:
@@ -47,6 +48,7 @@ type session struct {
 	token   uint64    // the links' hellos must carry it
 	expires time.Time // while acked: when the ACK lapses
 	state   sessionState
+	keys    *securelink.Session // its links' keys, set while acked; nil without a secret
 
 	m           *Master
 	link        *slaveLink
@@ -71,7 +73,7 @@ func (s *session) runSlave(ctx context.Context, c packets.SlaveJoinConfirm) erro
 	defer m.reg.lose(s) // a session that never served leaves the registry here
 	dctx, cancel := context.WithTimeout(ctx, m.opts.JoinTimeout)
 	defer cancel()
-	link, err := dialLinks(dctx, s.key.nodeKey, c, s.token, m.opts.PollInterval, m.opts.JoinTimeout, s)
+	link, err := dialLinks(dctx, s.key.nodeKey, c, s.token, s.keys, m.opts.PollInterval, m.opts.JoinTimeout, s)
 	if err != nil {
 		return err
 	}
@@ -88,9 +90,13 @@ func (s *session) runSlave(ctx context.Context, c packets.SlaveJoinConfirm) erro
 	}
 	n, _ := m.pool.size()
 	m.log.Info("slave joined", "slave", s.key.nodeKey, "max_load", first.MaxLoad, "load", first.Load, "pool_size", n)
-	cause := s.serveLinks(ctx, loadR, loadW)
+	cause, clean := lossCause(s.serveLinks(ctx, loadR, loadW), s.link.isLeaving())
 	n, _ = m.pool.size()
-	m.log.Warning("slave left", "slave", s.key.nodeKey, "cause", cause, "pool_size", n)
+	if clean {
+		m.log.Info("slave left", "slave", s.key.nodeKey, "cause", cause, "pool_size", n)
+	} else {
+		m.log.Warning("slave left", "slave", s.key.nodeKey, "cause", cause, "pool_size", n)
+	}
 	return nil
 }
 
@@ -190,7 +196,8 @@ func (s *session) lost(cause error) {
 		return
 	}
 	now := time.Now()
-	s.m.history.lost(s, s.m.slaveStatus(s, now, s.m.opts.LoadHistory), cause, now)
+	why, _ := lossCause(cause, s.link != nil && s.link.isLeaving())
+	s.m.history.lost(s, s.m.slaveStatus(s, now, s.m.opts.LoadHistory), why, now)
 	s.m.pool.remove(s.mb)
 }
 

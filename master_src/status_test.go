@@ -259,7 +259,7 @@ func TestStatusPoolChanges(t *testing.T) {
 		t.Fatalf("slaves %v, want B (serving) then A (lost)", list)
 	}
 	lost := list[1]
-	if lost.Time(t, "lost_at").IsZero() || lost.Str(t, "lost_cause") == "" || lost.Time(t, "joined_at").IsZero() {
+	if lost.Time(t, "lost_at").IsZero() || lost.Str(t, "lost_cause") != "drained" || lost.Time(t, "joined_at").IsZero() {
 		t.Errorf("lost slave %v", lost)
 	}
 	st := getAPI(t, base+"/api/status", 200)

@@ -79,7 +79,7 @@ func (mon *Monitor) Run(ctx context.Context) error {
 	log.Info("monitor running", "iface", mon.iface.Name, "ip", mon.iface.Addr, "looking_for", mon.target,
 		"grafana", mon.opts.Grafana.URL, "interval", mon.opts.Interval, "status_page", mon.statusURL())
 	cfg := discovery.Config{
-		Target: mon.target, FirstWait: mon.opts.JoinFirstWait, MaxWait: mon.opts.JoinMaxWait,
+		Target: mon.target, Unicast: mon.opts.Master != "", FirstWait: mon.opts.JoinFirstWait, MaxWait: mon.opts.JoinMaxWait,
 		ConfirmBurst: 10, Guard: discovery.NewGuard(mon.opts.Secret), Log: log,
 	}
 	port := uint16(mon.ln.Addr().(*net.TCPAddr).Port)

@@ -139,3 +139,28 @@ func TestSecondMonitorRefusedUntilFirstLeaves(t *testing.T) {
 		return askToJoinAsMonitor(t, disco).Accepted
 	})
 }
+
+// With a secret the monitor joins through the bound handshake and its link
+// is encrypted: it still follows the pool into Grafana.
+func TestMonitorWithSecret(t *testing.T) {
+	g := grafanadouble.New("service-account-token")
+	if _, err := g.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	const secret = "monitor secret"
+	mo := testutil.MasterOptions(t)
+	mo.Secret = secret
+	m, _ := testutil.StartMaster(t, mo)
+	disco := m.DiscoveryAddr().String()
+	so := testutil.SlaveOptions(t, disco)
+	so.Secret = secret
+	testutil.StartSlave(t, so)
+	testutil.WaitFor(t, 10*time.Second, "the slave", func() bool { return m.Slaves() == 1 })
+	o := monitorOptions(t, disco, g.URL())
+	o.Secret = secret
+	runMonitor(t, o)
+	testutil.WaitFor(t, 10*time.Second, "the slave host's datasource", func() bool {
+		return slices.Equal(datasourceNames(g), []string{"lb-127.0.0.1"})
+	})
+}

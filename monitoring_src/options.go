@@ -9,6 +9,7 @@ import (
 
 	"github.com/lbproject/loadbalancer/common/config"
 	"github.com/lbproject/loadbalancer/common/constants"
+	"github.com/lbproject/loadbalancer/common/httpauth"
 	"github.com/lbproject/loadbalancer/common/logger"
 )
 
@@ -31,8 +32,10 @@ type Options struct {
 	LinkTimeout time.Duration
 
 	// StatusAddr is where the status page and GET /api/status are served;
-	// empty: no status server.
+	// empty: no status server. StatusHTTP optionally serves it over TLS
+	// and requires a bearer token.
 	StatusAddr string
+	StatusHTTP httpauth.Config
 
 	// Secret, when set, authenticates every handshake packet (HMAC); all
 	// nodes of a cluster must share it.

@@ -47,13 +47,18 @@ func (mon *Monitor) listenStatus() error {
 	if mon.opts.StatusAddr == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", mon.opts.StatusAddr)
+	raw, err := net.Listen("tcp", mon.opts.StatusAddr)
 	if err != nil {
 		return fmt.Errorf("opening status listener %s: %w", mon.opts.StatusAddr, err)
 	}
+	ln, err := mon.opts.StatusHTTP.Listen(raw) // HTTPS with -tls-cert
+	if err != nil {
+		_ = raw.Close()
+		return err
+	}
 	mon.statusLn = ln
 	mon.statusSrv = &http.Server{
-		Handler:           mon.statusRoutes(),
+		Handler:           mon.opts.StatusHTTP.Handler(mon.statusRoutes()),
 		ReadHeaderTimeout: statusReadHeaderTimeout,
 		ReadTimeout:       2 * statusReadHeaderTimeout,
 		WriteTimeout:      statusWriteTimeout,
@@ -142,5 +147,9 @@ func (mon *Monitor) statusURL() string {
 	if mon.statusLn == nil {
 		return "off"
 	}
-	return "http://" + mon.statusLn.Addr().String() + "/"
+	scheme := "http://"
+	if mon.opts.StatusHTTP.TLS() {
+		scheme = "https://"
+	}
+	return scheme + mon.statusLn.Addr().String() + "/"
 }

@@ -138,7 +138,7 @@ func (s *Slave) Run(ctx context.Context) error {
 		s.keepTargetPublished(pubCtx)
 	}()
 	cfg := discovery.Config{
-		Target: s.target, FirstWait: s.opts.JoinFirstWait, MaxWait: s.opts.JoinMaxWait,
+		Target: s.target, Unicast: s.opts.Master != "", FirstWait: s.opts.JoinFirstWait, MaxWait: s.opts.JoinMaxWait,
 		ConfirmBurst: s.opts.ConfirmBurst, Guard: discovery.NewGuard(s.opts.Secret), Log: log,
 	}
 	confirm := func(token uint64) packets.Message {

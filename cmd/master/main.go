@@ -11,6 +11,7 @@ import (
 
 	"github.com/lbproject/loadbalancer/common/cli"
 	"github.com/lbproject/loadbalancer/common/config"
+	"github.com/lbproject/loadbalancer/common/httpauth"
 	"github.com/lbproject/loadbalancer/common/logger"
 	master "github.com/lbproject/loadbalancer/master_src"
 	"github.com/lbproject/loadbalancer/master_src/balance"
@@ -43,6 +44,7 @@ func run(ctx context.Context) error {
 	fs.Float64Var(&o.HandshakeRate, "handshake-rate", o.HandshakeRate, "handshake packets handled per second per source IP (more are dropped)")
 	fs.IntVar(&o.HandshakeBurst, "handshake-burst", o.HandshakeBurst, "burst of handshake packets allowed per source IP")
 	procs := fs.Int("procs", defaultProcs(), "cores the master's Go runtime runs on (GOMAXPROCS); default half the cores, at least 1")
+	httpauth.Flags(fs, &o.HTTP)
 	secret := cli.SecretFlag(fs)
 	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
 	args, err := cli.Parse(fs, os.Args[1:])
@@ -61,6 +63,7 @@ func run(ctx context.Context) error {
 	}
 	runtime.GOMAXPROCS(*procs)
 	o.Secret = cli.Secret(*secret)
+	o.HTTP.Resolve()
 	if o.Log, err = logger.New("master", os.Stderr, *level); err != nil {
 		return config.Invalid(err)
 	}

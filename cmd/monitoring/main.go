@@ -11,6 +11,7 @@ import (
 
 	"github.com/lbproject/loadbalancer/common/cli"
 	"github.com/lbproject/loadbalancer/common/config"
+	"github.com/lbproject/loadbalancer/common/httpauth"
 	"github.com/lbproject/loadbalancer/common/logger"
 	monitor "github.com/lbproject/loadbalancer/monitoring_src"
 )
@@ -35,6 +36,7 @@ func run(ctx context.Context) error {
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "how often to ask the master for the slaves (at most 30s)")
 	cli.JoinFlags(fs, &o.Iface, &o.Master, &o.DiscoveryPort)
 	fs.StringVar(&o.StatusAddr, "status", o.StatusAddr, "address of the status page and GET /api/status; empty: none")
+	httpauth.Flags(fs, &o.StatusHTTP)
 	secret := cli.SecretFlag(fs)
 	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
 	args, err := cli.Parse(fs, os.Args[1:])
@@ -52,6 +54,7 @@ func run(ctx context.Context) error {
 		return cli.Usagef("one Grafana key at most, got %d arguments", len(args))
 	}
 	o.Secret = cli.Secret(*secret)
+	o.StatusHTTP.Resolve()
 	if o.Log, err = logger.New("monitoring", os.Stderr, *level); err != nil {
 		return config.Invalid(err)
 	}

@@ -5,10 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
+	"net/netip"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/packets"
+	"github.com/lbproject/loadbalancer/common/securelink"
 )
 
 // Guard seals the handshake packets a node sends and opens those it
@@ -21,17 +22,12 @@ type Guard struct {
 	key    []byte
 	window time.Duration
 	now    func() time.Time
-
-	mu   sync.Mutex
-	seen map[uint64]time.Time // nonce → when it may be forgotten
+	seen   *replayMemory
 }
 
 // ReplayWindow is how far a sealed packet's timestamp may be from the
 // receiver's clock: node clocks must agree within it.
 const ReplayWindow = 2 * time.Minute
-
-// maxNonces bounds the replay memory; only holders of the secret can fill it.
-const maxNonces = 1 << 16
 
 var (
 	// ErrStale means a sealed packet's timestamp is outside the window.
@@ -42,7 +38,7 @@ var (
 
 // NewGuard returns a guard for secret; an empty secret means none.
 func NewGuard(secret string) *Guard {
-	g := &Guard{window: ReplayWindow, now: time.Now, seen: make(map[uint64]time.Time)}
+	g := &Guard{window: ReplayWindow, now: time.Now, seen: newReplayMemory()}
 	if secret != "" {
 		g.key = []byte(secret)
 	}
@@ -54,50 +50,50 @@ func (g *Guard) Secured() bool { return g.key != nil }
 
 // Seal frames m for the wire: sealed with a fresh nonce when a secret is set.
 func (g *Guard) Seal(m packets.Message) []byte {
+	b, _ := g.SealNonce(m)
+	return b
+}
+
+// SealNonce is Seal, also returning the nonce sealed in (0 without a
+// secret): replies name the request's, and link keys derive from both.
+func (g *Guard) SealNonce(m packets.Message) ([]byte, uint64) {
 	if g.key == nil {
-		return packets.Encode(m)
+		return packets.Encode(m), 0
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return packets.Seal(g.key, m, g.now(), binary.BigEndian.Uint64(b[:]))
+	nonce := binary.BigEndian.Uint64(b[:])
+	return packets.Seal(g.key, m, g.now(), nonce), nonce
 }
 
-// Open decodes a received datagram, enforcing the secret when one is set.
-func (g *Guard) Open(b []byte) (packets.Message, error) {
+// Open decodes a datagram received from src, enforcing the secret when one
+// is set, and returns its nonce (0 without a secret). The MAC is checked
+// before anything is remembered about src.
+func (g *Guard) Open(b []byte, src netip.Addr) (packets.Message, uint64, error) {
 	if g.key == nil {
-		return packets.Decode(b)
+		m, err := packets.Decode(b)
+		return m, 0, err
 	}
 	m, at, nonce, err := packets.Open(g.key, b)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	now := g.now()
 	if d := now.Sub(at); d > g.window || d < -g.window {
-		return nil, fmt.Errorf("%w: %s off", ErrStale, d.Round(time.Millisecond))
+		return nil, 0, fmt.Errorf("%w: %s off", ErrStale, d.Round(time.Millisecond))
 	}
-	if err := g.remember(nonce, now); err != nil {
-		return nil, err
+	if err := g.seen.remember(src, nonce, now, now.Add(2*g.window)); err != nil {
+		return nil, 0, err
 	}
-	return m, nil
+	return m, nonce, nil
 }
 
-// remember records nonce until it could no longer pass the window check.
-func (g *Guard) remember(nonce uint64, now time.Time) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if until, ok := g.seen[nonce]; ok && now.Before(until) {
-		return ErrReplay
+// LinkSession returns the key material for the links of the join whose
+// request and accepting reply were sealed with these nonces; nil without a
+// secret (the links stay plain).
+func (g *Guard) LinkSession(requestNonce, replyNonce uint64) *securelink.Session {
+	if g.key == nil {
+		return nil
 	}
-	if len(g.seen) >= maxNonces {
-		for n, until := range g.seen {
-			if !now.Before(until) {
-				delete(g.seen, n)
-			}
-		}
-		if len(g.seen) >= maxNonces {
-			return errors.New("too many fresh handshake packets to remember: refusing more")
-		}
-	}
-	g.seen[nonce] = now.Add(2 * g.window)
-	return nil
+	return securelink.NewSession(g.key, requestNonce, replyNonce)
 }

@@ -14,9 +14,13 @@ import (
 
 // AcceptLink accepts connections on ln until deadline, keeping the first
 // that comes from master's IP and opens with a hello carrying master's token
-// for link kind. Each connection's hello is read on its own goroutine, so a
+// for link kind (inside master.Link's encryption when a secret is set). Each
+// connection's hello is read on its own goroutine, within HelloTimeout, so a
 // stranger that connects and sends nothing (or garbage) cannot hold up the
-// master's connection; strangers are logged and closed.
+// master's connection; a source may keep only a few connections waiting
+// for their hello, and the master's IP has a share of its own, so no
+// number of strangers' connections crowds the master out. Strangers are
+// logged (once per source) and closed.
 func AcceptLink(ctx context.Context, ln *net.TCPListener, kind packets.Link, master Master, deadline time.Time, log *logger.Logger) (net.Conn, packets.LinkHello, error) {
 	stop := context.AfterFunc(ctx, func() { _ = ln.SetDeadline(time.Now()) })
 	defer stop()
@@ -40,27 +44,39 @@ func AcceptLink(ctx context.Context, ln *net.TCPListener, kind packets.Link, mas
 		}
 		return nil, packets.LinkHello{}, err
 	}
-	pending := make(chan struct{}, maxPendingHellos)
+	pending := newPendingHellos(master.Addr.Addr())
+	warned := NewLogThrottle(time.Minute, 64)
+	reject := func(from net.Addr, why string, err error) {
+		if ip := remoteIPOf(from); warned.Allow(ip.String(), why, time.Now()) {
+			log.Warning("rejected link: "+why, "link", kind, "from", from, "err", err)
+		} else {
+			log.Debug("rejected link: "+why, "link", kind, "from", from, "err", err)
+		}
+	}
 	for {
 		c, err := ln.AcceptTCP()
 		if err != nil {
 			return result(err)
 		}
-		select {
-		case pending <- struct{}{}:
-		default:
-			log.Warning("rejected link: too many connections without a hello", "link", kind, "from", c.RemoteAddr())
+		src := remoteIPOf(c.RemoteAddr())
+		if !pending.add(src) {
+			reject(c.RemoteAddr(), "too many connections without a hello from this source", nil)
 			_ = c.Close()
 			continue
 		}
 		go func() {
-			defer func() { <-pending }()
-			h, err := readHello(c, deadline)
-			if err == nil && h.Token == master.Token && h.Link == kind && remoteIP(c) == master.Addr.Addr() {
+			defer pending.done(src)
+			conn := master.Link.Node(c, kind)
+			helloBy := time.Now().Add(HelloTimeout)
+			if deadline.Before(helloBy) {
+				helloBy = deadline
+			}
+			h, err := readHello(conn, helloBy)
+			if err == nil && h.Token == master.Token && h.Link == kind && src == master.Addr.Addr() {
 				mu.Lock()
 				won := !over && winner == nil
 				if won {
-					winner, hello = c, h
+					winner, hello = conn, h
 				}
 				mu.Unlock()
 				if won {
@@ -68,15 +84,69 @@ func AcceptLink(ctx context.Context, ln *net.TCPListener, kind packets.Link, mas
 					return
 				}
 			} else {
-				log.Warning("rejected link", "link", kind, "from", c.RemoteAddr(), "err", err)
+				reject(c.RemoteAddr(), "no valid hello", err)
 			}
 			_ = c.Close()
 		}()
 	}
 }
 
-// maxPendingHellos bounds the connections whose hello is awaited at once.
-const maxPendingHellos = 16
+// HelloTimeout is how long a connection to a link port may take to send
+// its hello; the master sends it at once.
+const HelloTimeout = time.Second
+
+const (
+	// maxPendingPerSource bounds the connections of one stranger's IP
+	// whose hello is awaited at once; maxPendingMaster the master's IP's,
+	// which has room of its own; maxPendingStrangers all strangers'.
+	maxPendingPerSource = 4
+	maxPendingMaster    = 16
+	maxPendingStrangers = 64
+)
+
+// pendingHellos counts the connections awaiting their hello, per source.
+type pendingHellos struct {
+	master netip.Addr
+
+	mu        sync.Mutex
+	bySource  map[netip.Addr]int
+	strangers int
+}
+
+func newPendingHellos(master netip.Addr) *pendingHellos {
+	return &pendingHellos{master: master, bySource: make(map[netip.Addr]int)}
+}
+
+// add counts a connection from src, unless src or the strangers as a whole
+// are at their bound.
+func (p *pendingHellos) add(src netip.Addr) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.bySource[src]
+	switch {
+	case src == p.master:
+		if n >= maxPendingMaster {
+			return false
+		}
+	case n >= maxPendingPerSource || p.strangers >= maxPendingStrangers:
+		return false
+	default:
+		p.strangers++
+	}
+	p.bySource[src] = n + 1
+	return true
+}
+
+func (p *pendingHellos) done(src netip.Addr) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if src != p.master {
+		p.strangers--
+	}
+	if p.bySource[src]--; p.bySource[src] == 0 {
+		delete(p.bySource, src)
+	}
+}
 
 func readHello(c net.Conn, deadline time.Time) (packets.LinkHello, error) {
 	if err := c.SetReadDeadline(deadline); err != nil {
@@ -93,8 +163,8 @@ func readHello(c net.Conn, deadline time.Time) (packets.LinkHello, error) {
 	return hello, nil
 }
 
-func remoteIP(c net.Conn) netip.Addr {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+func remoteIPOf(a net.Addr) netip.Addr {
+	if a, ok := a.(*net.TCPAddr); ok {
 		return a.AddrPort().Addr().Unmap()
 	}
 	return netip.Addr{}

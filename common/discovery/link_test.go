@@ -164,3 +164,61 @@ func TestAcceptLinkCutsOffSilentStrangers(t *testing.T) {
 		t.Fatalf("the silent stranger's connection: %v, want it closed by the listener", err)
 	}
 }
+
+// Row 2 of issue 13: a stranger holding 20 idle connections on a link port
+// (more than the old global cap of 16 waiting for a hello) does not keep
+// the master's connection out; each of its connections is dropped within
+// HelloTimeout.
+func TestAcceptLinkAdmitsMasterPastStrangers(t *testing.T) {
+	t.Parallel()
+	ln := linkListener(t)
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	for range 20 {
+		c, err := d.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	want := dialAndSend(t, ln, packets.Encode(packets.LinkHello{Token: 77, Link: packets.LinkTask}))
+	start := time.Now()
+	c, _, err := discovery.AcceptLink(context.Background(), ln, packets.LinkTask, linkMaster, time.Now().Add(5*time.Second), logger.Discard())
+	if err != nil {
+		t.Fatalf("the master's connection was not admitted past 20 idle strangers: %v", err)
+	}
+	defer c.Close()
+	if c.RemoteAddr().String() != want.LocalAddr().String() {
+		t.Fatalf("accepted %s, want the master's %s", c.RemoteAddr(), want.LocalAddr())
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
+
+// With a secret the hello must come inside the join's encryption: a plain
+// hello with the right token (a stranger who read it off the wire) is
+// refused, the encrypted one accepted.
+func TestAcceptLinkEncrypted(t *testing.T) {
+	t.Parallel()
+	ln := linkListener(t)
+	m := linkMaster
+	m.Link = discovery.NewGuard("k").LinkSession(1, 2)
+	hello := packets.Encode(packets.LinkHello{Token: 77, Link: packets.LinkTask, PollIntervalMillis: 100})
+	dialAndSend(t, ln, hello) // in clear
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := m.Link.Master(c, packets.LinkTask).Write(hello); err != nil {
+		t.Fatal(err)
+	}
+	got, h, err := discovery.AcceptLink(context.Background(), ln, packets.LinkTask, m, time.Now().Add(5*time.Second), logger.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	if got.RemoteAddr().String() != c.LocalAddr().String() || h.PollIntervalMillis != 100 {
+		t.Fatalf("accepted %s (%+v), want the encrypted hello from %s", got.RemoteAddr(), h, c.LocalAddr())
+	}
+}

@@ -3,6 +3,7 @@ package discovery_test
 import (
 	"context"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -11,9 +12,9 @@ import (
 	"github.com/lbproject/loadbalancer/common/packets"
 )
 
-// answerEach answers every join request with replies(), in order, until
-// the socket closes.
-func answerEach(t *testing.T, master *net.UDPConn, replies func() [][]byte) {
+// answerEach answers every join request with replies(req, from), in order,
+// until the socket closes.
+func answerEach(t *testing.T, master *net.UDPConn, replies func(req []byte, from netip.AddrPort) [][]byte) {
 	t.Helper()
 	done := make(chan struct{})
 	t.Cleanup(func() { master.Close(); <-done })
@@ -21,11 +22,11 @@ func answerEach(t *testing.T, master *net.UDPConn, replies func() [][]byte) {
 		defer close(done)
 		buf := make([]byte, 1500)
 		for {
-			_, from, err := master.ReadFromUDPAddrPort(buf)
+			n, from, err := master.ReadFromUDPAddrPort(buf)
 			if err != nil {
 				return
 			}
-			for _, r := range replies() {
+			for _, r := range replies(buf[:n], from) {
 				_, _ = master.WriteToUDPAddrPort(r, from)
 			}
 		}
@@ -62,10 +63,16 @@ func TestJoinTakesOnlyTheRightReply(t *testing.T) {
 			t.Parallel()
 			master, joiner := listen(t), listen(t)
 			const token = 42
-			answerEach(t, master, func() [][]byte {
+			answerEach(t, master, func(req []byte, from netip.AddrPort) [][]byte {
 				right := packets.JoinReply{Monitor: tc.monitor, Accepted: true, Token: token}
 				last := packets.Encode(right)
 				if tc.secret != "" {
+					// a sealed reply is bound to the request it answers
+					_, nonce, err := discovery.NewGuard(secret).Open(req, from.Addr())
+					if err != nil {
+						t.Errorf("opening the join request: %v", err)
+					}
+					right.Request, right.To, right.From = nonce, from, addrOf(master)
 					last = seal.Seal(right)
 				}
 				return append(tc.decoys(), last)

@@ -66,6 +66,11 @@ func DecodePayload(t Type, p []byte) (Message, error) {
 		m = JoinRequest{Monitor: t == TypeMonitorJoinRequest}
 	case TypeSlaveJoinReply, TypeMonitorJoinReply:
 		m = JoinReply{Monitor: t == TypeMonitorJoinReply, Accepted: r.bool(), Token: r.u64(), Reason: r.str8()}
+	case TypeSlaveJoinRequestBound, TypeMonitorJoinRequestBound:
+		m = JoinRequest{Monitor: t == TypeMonitorJoinRequestBound, From: r.addrPort()}
+	case TypeSlaveJoinReplyBound, TypeMonitorJoinReplyBound:
+		m = JoinReply{Monitor: t == TypeMonitorJoinReplyBound, Accepted: r.bool(), Token: r.u64(), Reason: r.str8(),
+			Request: r.u64(), To: r.addrPort(), From: r.addrPort()}
 	case TypeSlaveJoinConfirm:
 		m = SlaveJoinConfirm{Token: r.u64(), IP: r.addr(), LoadPort: r.u16(), TaskPort: r.u16(), ResultPort: r.u16(), MetricsPort: r.u16()}
 	case TypeMonitorJoinConfirm:
@@ -106,7 +111,12 @@ func DecodePayload(t Type, p []byte) (Message, error) {
 	return m, nil
 }
 
-func (JoinRequest) appendPayload(b []byte) []byte { return b }
+func (m JoinRequest) appendPayload(b []byte) []byte {
+	if m.From.IsValid() {
+		b = appendAddrPort(b, m.From)
+	}
+	return b
+}
 
 func (Leaving) appendPayload(b []byte) []byte { return b }
 
@@ -115,7 +125,13 @@ func (LeaveAck) appendPayload(b []byte) []byte { return b }
 func (m JoinReply) appendPayload(b []byte) []byte {
 	b = appendBool(b, m.Accepted)
 	b = binary.BigEndian.AppendUint64(b, m.Token)
-	return appendStr8(b, m.Reason)
+	b = appendStr8(b, m.Reason)
+	if m.To.IsValid() {
+		b = binary.BigEndian.AppendUint64(b, m.Request)
+		b = appendAddrPort(b, m.To)
+		b = appendAddrPort(b, m.From)
+	}
+	return b
 }
 
 func (m SlaveJoinConfirm) appendPayload(b []byte) []byte {
@@ -154,6 +170,11 @@ func appendAddr(b []byte, a netip.Addr) []byte {
 	ip := a.AsSlice()
 	b = append(b, byte(len(ip)))
 	return append(b, ip...)
+}
+
+func appendAddrPort(b []byte, ap netip.AddrPort) []byte {
+	b = appendAddr(b, ap.Addr())
+	return binary.BigEndian.AppendUint16(b, ap.Port())
 }
 
 func (m LinkHello) appendPayload(b []byte) []byte {
@@ -311,6 +332,11 @@ func (r *reader) addr() netip.Addr {
 	}
 	a, _ := netip.AddrFromSlice(r.take(int(n)))
 	return a
+}
+
+func (r *reader) addrPort() netip.AddrPort {
+	a := r.addr()
+	return netip.AddrPortFrom(a, r.u16())
 }
 
 // slaveEntries reads a u16 count of entries. Each takes at least 9 bytes,

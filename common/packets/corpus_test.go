@@ -42,6 +42,12 @@ func corpus() []namedMessage {
 		}}},
 		{"SlaveList/1000 slaves", packets.SlaveList{Seq: 3, Slaves: manySlaves(1000)}},
 
+		{"SlaveJoinRequestBound", packets.JoinRequest{From: netip.MustParseAddrPort("10.0.0.2:40711")}},
+		{"MonitorJoinRequestBound/ipv6", packets.JoinRequest{Monitor: true, From: netip.MustParseAddrPort("[::1]:65535")}},
+		{"SlaveJoinReplyBound/ack", packets.JoinReply{Accepted: true, Token: 7, Request: math.MaxUint64,
+			To: netip.MustParseAddrPort("10.0.0.2:40711"), From: netip.MustParseAddrPort("10.0.0.1:3000")}},
+		{"MonitorJoinReplyBound/nak", packets.JoinReply{Monitor: true, Reason: "a monitor is already connected", Request: 1,
+			To: netip.MustParseAddrPort("10.0.0.3:1"), From: netip.MustParseAddrPort("[::ffff:10.0.0.1]:3000")}},
 		{"SlaveJoinReply/zero", packets.JoinReply{}},
 		{"SlaveJoinReply/ack max token", packets.JoinReply{Accepted: true, Token: math.MaxUint64}},
 		{"SlaveJoinReply/nak 255-byte reason", packets.JoinReply{Reason: reason255}},

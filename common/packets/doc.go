@@ -38,6 +38,10 @@
 //	16 Sealed             UDP any            timestamp u64, nonce u64, inner frame, HMAC-SHA256 (see seal.go)
 //	17 Leaving            TCP slave→master   (empty): draining, on the result link
 //	18 LeaveAck           TCP master→slave   (empty): no task follows, on the task link
+//	19 SlaveJoinRequestBound   UDP, sealed  from (ip, port u16): the sender's own address   Go type JoinRequest{From: ...}
+//	20 SlaveJoinReplyBound     UDP, sealed  as SlaveJoinReply, then request nonce u64, to (ip, port u16), from (ip, port u16)
+//	21 MonitorJoinRequestBound UDP, sealed  as SlaveJoinRequestBound, for a monitor
+//	22 MonitorJoinReplyBound   UDP, sealed  as SlaveJoinReplyBound, for a monitor
 //
 // The handshake: a slave broadcasts SlaveJoinRequest; the master answers
 // SlaveJoinReply (an ACK carries a fresh random token, a NAK a reason); the
@@ -46,4 +50,18 @@
 // token, so only the master that acknowledged the slave can take its links.
 // The monitor joins the same way with its own types and one link, on which
 // it asks for the slave list.
+//
+// With a shared secret every handshake packet is Sealed, and the handshake
+// uses the Bound types: the request claims its sender's address (the master
+// refuses one that arrives from elsewhere), the reply names the request's
+// nonce, the requester's address and the master's own, so a reply cannot
+// be replayed to, or forwarded from, anywhere else. The links are then
+// encrypted (common/securelink) with keys derived from the secret and the
+// nonces of the request and of the reply that accepted it; LinkHello is the
+// first frame inside. Without a secret the wire is the original one: types
+// 1-18, plain frames.
+//
+// Versioning: the Version byte changes only for an incompatible change of
+// the frame itself; a new message, or new fields, get new type values (as
+// 19-22 did), so a node that does not know them drops them as unknown.
 package packets

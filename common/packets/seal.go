@@ -71,3 +71,14 @@ func Open(key []byte, frame []byte) (Message, time.Time, uint64, error) {
 	}
 	return m, at, nonce, nil
 }
+
+// SealedType returns the type of the frame inside a sealed frame without
+// authenticating it: only to explain a refusal (a join request sealed with
+// another secret gets a NAK saying so), never to act on its content.
+func SealedType(frame []byte) (Type, bool) {
+	const inner = HeaderSize + 16 // header, timestamp, nonce
+	if len(frame) < inner+HeaderSize || Type(frame[1]) != TypeSealed {
+		return 0, false
+	}
+	return Type(frame[inner+1]), true
+}

@@ -65,6 +65,7 @@ func FuzzOpen(f *testing.F) {
 		if !raw {
 			data = sealInner(sealKey, time.UnixMilli(ms), nonce, inner)
 		}
+		inner2, sealed := packets.SealedType(data) // never panics, whatever the bytes
 		m, gotAt, gotNonce, err := packets.Open(sealKey, data)
 		if err != nil {
 			if !raw {
@@ -76,6 +77,9 @@ func FuzzOpen(f *testing.F) {
 				}
 			}
 			return
+		}
+		if !sealed || inner2 != m.Type() {
+			t.Fatalf("SealedType = %v, %v for a sealed %v", inner2, sealed, m.Type())
 		}
 		if again := packets.Seal(sealKey, m, gotAt, gotNonce); !bytes.Equal(again, data) {
 			t.Fatalf("accepted %x, which re-seals to %x", data, again)

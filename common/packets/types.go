@@ -43,10 +43,17 @@ const (
 	// 17-18: a slave draining before it exits, and the master's answer.
 	TypeLeaving  Type = 17
 	TypeLeaveAck Type = 18
+	// 19-22: the handshake bound to its endpoints, sent sealed (with a
+	// secret): a request claims its sender's address, a reply names the
+	// request it answers and both endpoints.
+	TypeSlaveJoinRequestBound   Type = 19
+	TypeSlaveJoinReplyBound     Type = 20
+	TypeMonitorJoinRequestBound Type = 21
+	TypeMonitorJoinReplyBound   Type = 22
 )
 
 // LastType is the highest type value in use.
-const LastType = TypeLeaveAck
+const LastType = TypeMonitorJoinReplyBound
 
 func (t Type) String() string {
 	switch t {
@@ -86,6 +93,14 @@ func (t Type) String() string {
 		return "Leaving"
 	case TypeLeaveAck:
 		return "LeaveAck"
+	case TypeSlaveJoinRequestBound:
+		return "SlaveJoinRequestBound"
+	case TypeSlaveJoinReplyBound:
+		return "SlaveJoinReplyBound"
+	case TypeMonitorJoinRequestBound:
+		return "MonitorJoinRequestBound"
+	case TypeMonitorJoinReplyBound:
+		return "MonitorJoinReplyBound"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -125,6 +140,10 @@ type Message interface {
 // types on the wire, so the master tells them apart by type.
 type JoinRequest struct {
 	Monitor bool
+	// From, when valid, is the address the sender claims as its own (its
+	// discovery socket); the master refuses a request that arrives from
+	// elsewhere. Set, it makes the request a ...JoinRequestBound.
+	From netip.AddrPort
 }
 
 // JoinReply is the master's ACK (Accepted, with a token) or NAK (with a
@@ -134,6 +153,14 @@ type JoinReply struct {
 	Accepted bool
 	Token    uint64
 	Reason   string
+	// Bound replies (To valid: a ...JoinReplyBound) name what they answer:
+	// the sealed nonce of the request, the requester's address as the
+	// master saw it, and the address the master answers from. A node
+	// accepts only a reply to its latest request, naming its own address,
+	// arriving from From.
+	Request uint64
+	To      netip.AddrPort
+	From    netip.AddrPort
 }
 
 // SlaveJoinConfirm is the slave's answer to an ACK: where to dial its links,
@@ -242,14 +269,24 @@ type TaskResult struct {
 }
 
 func (m JoinRequest) Type() Type {
-	if m.Monitor {
+	switch {
+	case m.From.IsValid() && m.Monitor:
+		return TypeMonitorJoinRequestBound
+	case m.From.IsValid():
+		return TypeSlaveJoinRequestBound
+	case m.Monitor:
 		return TypeMonitorJoinRequest
 	}
 	return TypeSlaveJoinRequest
 }
 
 func (m JoinReply) Type() Type {
-	if m.Monitor {
+	switch {
+	case m.To.IsValid() && m.Monitor:
+		return TypeMonitorJoinReplyBound
+	case m.To.IsValid():
+		return TypeSlaveJoinReplyBound
+	case m.Monitor:
 		return TypeMonitorJoinReply
 	}
 	return TypeSlaveJoinReply

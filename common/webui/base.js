@@ -42,10 +42,31 @@
   const fmtInt = (n) => Number(n).toLocaleString('en-US');
   const plural = (n, word) => `${fmtInt(n)} ${word}${n === 1 ? '' : 's'}`;
 
+  // A server started with -api-token wants it as a bearer token. The page
+  // takes it from its address (open it as /#token=TOKEN: a fragment never
+  // reaches the server or its logs), keeps it for the tab's session, and
+  // drops it from the address bar.
+  const tokenKey = 'lb-api-token';
+  (() => {
+    const m = /^#token=(.+)$/.exec(location.hash);
+    if (!m) return;
+    sessionStorage.setItem(tokenKey, decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  })();
+  // jsonHeaders are the headers of the page's requests: JSON, and the token
+  // when it has one.
+  function jsonHeaders() {
+    const h = { Accept: 'application/json' };
+    const token = sessionStorage.getItem(tokenKey);
+    if (token) h.Authorization = `Bearer ${token}`;
+    return h;
+  }
+
   // getJSON fetches url as JSON, never from a cache; any status but 2xx
   // throws.
   async function getJSON(url) {
-    const r = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    const r = await fetch(url, { headers: jsonHeaders(), cache: 'no-store' });
+    if (r.status === 401) throw new Error(`${url} wants the API token: open this page as /#token=TOKEN`);
     if (!r.ok) throw new Error(`${url} answered ${r.status}`);
     return r.json();
   }
@@ -98,5 +119,5 @@
     return refresh;
   }
 
-  window.lbui = Object.freeze({ $, el, cell, setText, fmtAge, fmtDuration, fmtClock, fmtInt, plural, getJSON, poll });
+  window.lbui = Object.freeze({ $, el, cell, setText, fmtAge, fmtDuration, fmtClock, fmtInt, plural, jsonHeaders, getJSON, poll });
 })();

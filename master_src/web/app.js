@@ -12,7 +12,7 @@
   const SPARK_W = 100;
   const SPARK_H = 28;
 
-  const { $, el, cell, setText, fmtAge, fmtDuration, fmtInt, plural, getJSON, poll } = window.lbui;
+  const { $, el, cell, setText, fmtAge, fmtDuration, fmtInt, plural, jsonHeaders, getJSON, poll } = window.lbui;
 
   // ---- formatting ----------------------------------------------------------
 
@@ -285,7 +285,7 @@
     let body = null;
     try {
       const r = await fetch(`/${encodeURIComponent(task)}?n=${encodeURIComponent(n)}`, {
-        headers: { Accept: 'application/json' }, cache: 'no-store',
+        headers: jsonHeaders(), cache: 'no-store',
       });
       status = r.status;
       try { body = await r.json(); } catch { body = { error: `the master answered ${r.status} ${r.statusText}` }; }
