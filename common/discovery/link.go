@@ -28,19 +28,27 @@ func AcceptLink(ctx context.Context, ln *net.TCPListener, kind packets.Link, mas
 		return nil, packets.LinkHello{}, err
 	}
 	var (
-		mu     sync.Mutex
-		winner net.Conn
-		hello  packets.LinkHello
-		over   bool // AcceptLink has returned, or is returning
+		readers sync.WaitGroup // one per connection whose hello is awaited
+		mu      sync.Mutex
+		waiting = map[*net.TCPConn]struct{}{} // their connections
+		winner  net.Conn
+		hello   packets.LinkHello
+		over    bool // AcceptLink has returned, or is returning
 	)
-	// result ends the accept loop: the winner if there is one, else err.
+	// result ends the accept loop: the connections still awaited are closed
+	// and their readers waited for; then the winner if there is one, else err.
 	result := func(err error) (net.Conn, packets.LinkHello, error) {
 		mu.Lock()
-		defer mu.Unlock()
 		over = true
-		if winner != nil {
-			_ = winner.SetDeadline(time.Time{})
-			return winner, hello, nil
+		for c := range waiting {
+			_ = c.Close()
+		}
+		w, h := winner, hello
+		mu.Unlock()
+		readers.Wait()
+		if w != nil {
+			_ = w.SetDeadline(time.Time{})
+			return w, h, nil
 		}
 		return nil, packets.LinkHello{}, err
 	}
@@ -64,7 +72,10 @@ func AcceptLink(ctx context.Context, ln *net.TCPListener, kind packets.Link, mas
 			_ = c.Close()
 			continue
 		}
-		go func() {
+		mu.Lock()
+		waiting[c] = struct{}{}
+		mu.Unlock()
+		readers.Go(func() {
 			defer pending.done(src)
 			conn := master.Link.Node(c, kind)
 			helloBy := time.Now().Add(HelloTimeout)
@@ -77,6 +88,7 @@ func AcceptLink(ctx context.Context, ln *net.TCPListener, kind packets.Link, mas
 				won := !over && winner == nil
 				if won {
 					winner, hello = conn, h
+					delete(waiting, c)
 				}
 				mu.Unlock()
 				if won {
@@ -86,8 +98,11 @@ func AcceptLink(ctx context.Context, ln *net.TCPListener, kind packets.Link, mas
 			} else {
 				reject(c.RemoteAddr(), "no valid hello", err)
 			}
+			mu.Lock()
+			delete(waiting, c)
+			mu.Unlock()
 			_ = c.Close()
-		}()
+		})
 	}
 }
 
