@@ -42,9 +42,10 @@ type call struct {
 // linkEvents is what a link tells its session, each on the goroutine that
 // noticed it.
 type linkEvents interface {
-	// finished: the slave answered a task (a result, or a NAK when result
-	// is false) and its load is free; rtt is from the send to the answer.
-	finished(task uint8, load uint64, rtt time.Duration, result bool)
+	// finished: the slave answered a task (a result, or a NAK or a loss when
+	// result is false) and its load is free; rtt is from the send to the
+	// answer, compute the slave's computing time for a result.
+	finished(task uint8, load uint64, rtt, compute time.Duration, result bool)
 	// leaving: the slave said it is draining.
 	leaving()
 	// lost: the link failed; called once, before the calls in flight hear
@@ -131,7 +132,7 @@ func (l *slaveLink) lose(cause error) {
 	l.closeConns()
 	l.tasks.Close()
 	for _, c := range calls {
-		l.events.finished(c.task, c.load, 0, false)
+		l.events.finished(c.task, c.load, 0, 0, false)
 		c.events <- event{kind: outcomeLost, reason: cause.Error()}
 	}
 }
@@ -211,12 +212,12 @@ func (l *slaveLink) readResults(group *sync.WaitGroup) error {
 		case packets.TaskAck:
 		case packets.TaskNak:
 			if c := l.finish(m.ID); c != nil {
-				l.events.finished(c.task, c.load, time.Since(c.sentAt), false)
+				l.events.finished(c.task, c.load, time.Since(c.sentAt), 0, false)
 				c.events <- event{kind: outcomeNak, reason: m.Reason}
 			}
 		case packets.TaskResult:
 			if c := l.finish(m.ID); c != nil {
-				l.events.finished(c.task, c.load, time.Since(c.sentAt), true)
+				l.events.finished(c.task, c.load, time.Since(c.sentAt), time.Duration(m.ComputeMicros)*time.Microsecond, true)
 				c.events <- event{kind: outcomeResult, result: m}
 			}
 		case packets.Leaving:

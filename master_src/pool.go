@@ -128,11 +128,13 @@ func (p *pool) trackLocked(mb *member) {
 	}
 }
 
-// observe records the round trip of a task of the given type and load on mb.
-func (p *pool) observe(mb *member, task uint8, rtt time.Duration, load uint64) {
+// observe records the round trip and computing time of a task of the given
+// type and load on mb (least_latency and prequal read them).
+func (p *pool) observe(mb *member, task uint8, rtt, compute time.Duration, load uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	mb.fig.Latency[task].Observe(rtt.Seconds()/float64(max(load, 1)), time.Now())
+	mb.fig.ObserveService(compute.Seconds())
 	p.trackLocked(mb)
 }
 

@@ -172,10 +172,10 @@ func (s *session) reported(rep packets.LoadReport) {
 // The link's events (linkEvents), each on the goroutine that noticed it.
 
 // finished returns the load of a task the slave answered, and records its
-// round trip when it produced a result.
-func (s *session) finished(task uint8, load uint64, rtt time.Duration, result bool) {
+// round trip and computing time when it produced a result.
+func (s *session) finished(task uint8, load uint64, rtt, compute time.Duration, result bool) {
 	if result {
-		s.m.pool.observe(s.mb, task, rtt, load)
+		s.m.pool.observe(s.mb, task, rtt, compute, load)
 	}
 	s.m.pool.release(s.mb, load)
 }
