@@ -197,7 +197,7 @@ func (m *Master) handleTasks(w http.ResponseWriter, r *http.Request) {
 
 // handleAPINotFound answers any other /api/ path.
 func handleAPINotFound(w http.ResponseWriter, r *http.Request) {
-	respondAPI(w, http.StatusNotFound, apiError{fmt.Sprintf("no API endpoint %s: endpoints are /api/status, /api/slaves, /api/tasks", r.URL.Path)})
+	respondAPI(w, http.StatusNotFound, apiError{fmt.Sprintf("no API endpoint %s: endpoints are /api/status, /api/slaves, /api/tasks", quoted(r.URL.Path))})
 }
 
 type apiError struct {
