@@ -436,7 +436,7 @@ func (h *hostile) captureTask(t *testing.T, secret string) []byte {
 	pcap := filepath.Join(t.TempDir(), "links.pcap")
 	// every TCP packet on lo but HTTP's (the request names n in clear, by design)
 	dump := exec.Command("ip", "netns", "exec", h.ns, "timeout", "20", "tcpdump", "-i", "lo", "-U", "-c", "5000", "-w", pcap, "tcp and not port 4242")
-	var dumpOut bytes.Buffer
+	var dumpOut syncBuffer // written by tcpdump's copier while the test reads it
 	dump.Stdout, dump.Stderr = &dumpOut, &dumpOut
 	if err := dump.Start(); err != nil {
 		t.Fatal(err)
