@@ -230,7 +230,7 @@ func run(ctx context.Context, m mutant, timeout time.Duration, race, inplace boo
 	}
 	cmd := exec.CommandContext(tctx, "go", append(args, m.testedPkgs...)...)
 	cmd.Env = append(os.Environ(), "CI=") // mutants are judged by the tests that run anywhere
-	killGroupOnCancel(cmd) // the test binaries too
+	killGroupOnCancel(cmd)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	switch {
