@@ -122,7 +122,7 @@ func (m *Master) answerJoin(k peerKey, from netip.AddrPort, req packets.JoinRequ
 		}
 		return
 	}
-	reply := m.decideJoin(k)
+	reply := m.reg.ack(k, time.Now())
 	reply.Monitor = k.monitor
 	if secured {
 		reply.Request, reply.To, reply.From = nonce, from, m.hs.answerAddr(from)
@@ -140,8 +140,6 @@ func (m *Master) answerJoin(k peerKey, from netip.AddrPort, req packets.JoinRequ
 		m.log.Warning("join reply not sent", k.role(), k.nodeKey, "err", err)
 	}
 }
-
-func (m *Master) decideJoin(k peerKey) packets.JoinReply { return m.reg.ack(k, time.Now()) }
 
 // confirmJoin starts the session of a node on the first valid confirm of its
 // burst; later copies, and confirms that match no ACK, are dropped. run
