@@ -19,13 +19,13 @@ import (
 // adding names (and the README with them).
 var (
 	statusFields = []string{"algorithm", "time", "started_at", "uptime_seconds", "slaves", "slaves_joining",
-		"slaves_lost", "max_slaves", "queue_length", "max_queue_length", "requests_per_second",
+		"slaves_lost", "slaves_ejected", "max_slaves", "queue_length", "max_queue_length", "requests_per_second",
 		"requests_in_window", "window_seconds", "latency_p50_ms", "latency_p99_ms", "tasks_total",
-		"poll_interval_ms", "tasks"}
+		"tasks_cancelled", "tasks_hedged", "ejections", "poll_interval_ms", "tasks"}
 	slavesFields = []string{"time", "poll_interval_ms", "history_length", "slaves"}
 	slaveFields  = []string{"slave", "ip", "id", "state", "joined_at", "lost_at", "lost_cause", "load",
 		"reported_load", "cpu_fraction", "committed_load", "max_load", "tasks_in_flight", "tasks_done",
-		"tasks_failed", "tasks_refused", "last_report_at", "last_report_age_ms", "reports", "metrics_port",
+		"tasks_failed", "tasks_refused", "tasks_cancelled", "tasks_hedged", "ejections", "ejected_until", "last_report_at", "last_report_age_ms", "reports", "metrics_port",
 		"load_history"}
 	tasksFields = []string{"time", "limit", "capacity", "tasks"}
 	taskFields  = []string{"task_id", "task", "n", "slave", "status", "error", "result", "result_length",
