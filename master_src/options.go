@@ -112,7 +112,7 @@ func NewOptions() Options {
 		EjectAfter:         3,
 		EjectBase:          30 * time.Second,
 		EjectMaxPercent:    50,
-		SlaveMaxUnfinished: 256,
+		SlaveMaxUnfinished: 64,
 		HandshakeRate:      50,
 		HandshakeBurst:     100,
 		LoadHistory:        180,
