@@ -70,7 +70,7 @@ func TestStatusEndpoints(t *testing.T) {
 	}
 	for k, want := range map[string]float64{"slaves": 2, "slaves_joining": 0, "slaves_lost": 0, "queue_length": 0,
 		"max_slaves": 30, "max_queue_length": 1024, "tasks_total": 3, "requests_in_window": 3, "window_seconds": 10,
-		"poll_interval_ms": 100} {
+		"poll_interval_ms": 100, "slaves_ejected": 0, "tasks_cancelled": 0, "tasks_hedged": 0, "ejections": 0} {
 		if got := st.Num(t, k); got != want {
 			t.Errorf("%s = %v, want %v", k, got, want)
 		}
