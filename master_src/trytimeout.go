@@ -19,9 +19,12 @@ const (
 	// tryRingSize bounds the memory per task type: the p99 is over the last
 	// tryRingSize results.
 	tryRingSize = 256
-	// tryMinSamples results of a type are needed before its tries time out
-	// early: until then a try waits the whole task timeout (no hedge).
-	tryMinSamples = 16
+	// tryMinSamples results of a type are needed before its p99 counts:
+	// until then a try waits the task timeout / tryUnknownDivisor (at
+	// least the floor), so a slave that never answers cannot hold the
+	// first tasks for the whole task timeout.
+	tryMinSamples     = 8
+	tryUnknownDivisor = 10
 	// tryResortEvery is how many results pass between two recomputations
 	// of a type's p99 (a sort of tryRingSize numbers), so the result path
 	// stays cheap.
@@ -75,15 +78,14 @@ func (t *tryTimeouts) observe(code uint8, rtt time.Duration, load uint64) {
 }
 
 // timeout is how long a try of task code with load may take before the task
-// is also sent elsewhere: the task timeout while too few results are known.
+// is also sent elsewhere.
 func (t *tryTimeouts) timeout(code uint8, load uint64) time.Duration {
-	r := t.types[code].Load()
-	if r == nil {
-		return t.ceiling
+	var p99 float64
+	if r := t.types[code].Load(); r != nil {
+		p99 = math.Float64frombits(r.p99.Load())
 	}
-	p99 := math.Float64frombits(r.p99.Load())
 	if p99 == 0 {
-		return t.ceiling
+		return max(t.ceiling/tryUnknownDivisor, t.floor)
 	}
 	d := tryTimeoutFactor * p99 * float64(max(load, 1)) * float64(time.Second)
 	switch {
