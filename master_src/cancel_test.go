@@ -2,7 +2,9 @@ package master_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,5 +181,64 @@ func TestDeafSlaveEjectedAndReturns(t *testing.T) {
 	})
 	if s := slaveAt(t, base, "127.0.0.2"); s.Num(t, "ejections") != 1 {
 		t.Errorf("ejections %v, want 1", s["ejections"])
+	}
+}
+
+// The README's row "one slave answers load polls but never returns
+// results": with 2 real slaves and such a fake one, 300 requests from 4
+// clients all succeed (before hedging and ejection, every third waited the
+// whole task timeout and got 504). It logs the figures the README quotes.
+func TestDeafSlaveLosesNothing(t *testing.T) {
+	o := testutil.MasterOptions(t)
+	o.Algorithm, o.TaskTimeout = "round_robin", 5*time.Second
+	o.Log = testutil.Logger(t, "master", "warning")
+	m, _ := testutil.StartMaster(t, o)
+	base := "http://" + m.HTTPAddr().String()
+	for i := 0; i < 2; i++ {
+		so := testutil.SlaveOptions(t, m.DiscoveryAddr().String())
+		so.Log = testutil.Logger(t, "slave", "warning")
+		testutil.StartSlave(t, so)
+	}
+	testutil.WaitFor(t, 10*time.Second, "slaves", func() bool { return m.Slaves() == 2 })
+	startFake(t, m, "127.0.0.2", testutil.FakeDeaf)
+	const requests, clients = 300, 4
+	next := make(chan struct{}, requests)
+	for i := 0; i < requests; i++ {
+		next <- struct{}{}
+	}
+	close(next)
+	var mu sync.Mutex
+	var slowest time.Duration
+	failed := make(chan string, clients)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Go(func() {
+			for range next {
+				t0 := time.Now()
+				status, _, body, err := testutil.Fetch(base+"/fibonacci?n=90", "")
+				if err != nil || status != 200 || body != "2880067194370816120\n" {
+					failed <- fmt.Sprintf("%v %d %q", err, status, body)
+					return
+				}
+				mu.Lock()
+				slowest = max(slowest, time.Since(t0))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(failed)
+	for f := range failed {
+		t.Fatalf("a request failed: %s", f)
+	}
+	st := getAPI(t, base+"/api/status", 200)
+	t.Logf("%d requests in %s, slowest %s; %v hedged, %v ejections", requests, time.Since(start).Round(time.Millisecond),
+		slowest.Round(time.Millisecond), st["tasks_hedged"], st["ejections"])
+	if st.Num(t, "ejections") != 1 || st.Num(t, "tasks_hedged") < 1 {
+		t.Fatalf("ejections %v, hedged %v; want 1 and at least 1", st["ejections"], st["tasks_hedged"])
+	}
+	if s := slaveAt(t, base, "127.0.0.2"); s.Num(t, "tasks_in_flight") > 64 {
+		t.Fatalf("the deaf slave holds %v unfinished tasks, past the bound of 64", s["tasks_in_flight"])
 	}
 }
