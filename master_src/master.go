@@ -68,7 +68,7 @@ func New(opts Options) (*Master, error) {
 	}
 	m.pool.maxUnfinished = opts.SlaveMaxUnfinished
 	m.pool.outliers = outlierRules{after: opts.EjectAfter, base: opts.EjectBase, maxPercent: opts.EjectMaxPercent}
-	m.tryTimes = newTryTimeouts(opts.TryTimeoutFloor+2*opts.PollInterval, opts.TaskTimeout)
+	m.tryTimes = newTryTimeouts(opts.TryTimeoutFloor, opts.TaskTimeout)
 	m.metrics = newMetrics(m.pool, &m.counts)
 	lc := net.ListenConfig{}
 	if opts.Iface != "" {

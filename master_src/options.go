@@ -54,10 +54,9 @@ type Options struct {
 	// MaxAttempts caps how many slaves one task is sent to when slaves are
 	// lost under it (refusals do not count).
 	MaxAttempts int
-	// TryTimeoutFloor is the least per-try timeout, plus two poll
-	// intervals: a try slower than 10 × its task type's recent p99 (never
-	// less than that, never more than TaskTimeout) is hedged, sent to a
-	// second slave as well.
+	// TryTimeoutFloor is the least per-try timeout: a try slower than 10 ×
+	// its task type's recent p99 (never less than the floor, never more
+	// than TaskTimeout) is hedged, sent to a second slave as well.
 	TryTimeoutFloor time.Duration
 	// A slave whose tries time out or fail EjectAfter times in a row (0:
 	// never) is ejected for EjectBase × its ejections so far, as long as

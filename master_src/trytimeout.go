@@ -19,15 +19,15 @@ const (
 	// tryRingSize bounds the memory per task type: the p99 is over the last
 	// tryRingSize results.
 	tryRingSize = 256
-	// tryMinSamples results of a type are needed before its p99 counts:
-	// until then a try waits the task timeout / tryUnknownDivisor (at
-	// least the floor), so a slave that never answers cannot hold the
-	// first tasks for the whole task timeout.
-	tryMinSamples     = 8
-	tryUnknownDivisor = 10
+	// tryUnknown is the per-try timeout of a type with no result yet (within
+	// the floor and the task timeout), so a slave that never answers cannot
+	// hold the first tasks for the whole task timeout. A slower first task
+	// is hedged: a cost paid only until the type's first result.
+	tryUnknown = 500 * time.Millisecond
 	// tryResortEvery is how many results pass between two recomputations
 	// of a type's p99 (a sort of tryRingSize numbers), so the result path
-	// stays cheap.
+	// stays cheap; the first tryResortEvery results each recompute it (the
+	// p99 of so few is their maximum).
 	tryResortEvery = 16
 )
 
@@ -51,7 +51,7 @@ type roundTrips struct {
 	n       int // samples in ring
 	fresh   int // samples since p99 was computed
 	scratch [tryRingSize]float64
-	p99     atomic.Uint64 // math.Float64bits; 0 until tryMinSamples
+	p99     atomic.Uint64 // math.Float64bits; 0 until the first result
 }
 
 // observe records a result of task code that took rtt for load.
@@ -67,7 +67,7 @@ func (t *tryTimeouts) observe(code uint8, rtt time.Duration, load uint64) {
 	r.next = (r.next + 1) % tryRingSize
 	r.n = min(r.n+1, tryRingSize)
 	r.fresh++
-	if r.n >= tryMinSamples && (r.fresh >= tryResortEvery || r.p99.Load() == 0) {
+	if r.n <= tryResortEvery || r.fresh >= tryResortEvery {
 		s := r.scratch[:r.n]
 		copy(s, r.ring[:r.n])
 		slices.Sort(s)
@@ -85,7 +85,7 @@ func (t *tryTimeouts) timeout(code uint8, load uint64) time.Duration {
 		p99 = math.Float64frombits(r.p99.Load())
 	}
 	if p99 == 0 {
-		return max(t.ceiling/tryUnknownDivisor, t.floor)
+		return min(max(tryUnknown, t.floor), t.ceiling)
 	}
 	d := tryTimeoutFactor * p99 * float64(max(load, 1)) * float64(time.Second)
 	switch {

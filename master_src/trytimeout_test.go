@@ -15,11 +15,11 @@ func TestTryTimeouts(t *testing.T) {
 		load    uint64
 		want    time.Duration
 	}{
-		{"no result yet", 0, 0, 10, ceiling / tryUnknownDivisor},
-		{"too few results", tryMinSamples - 1, time.Millisecond, 10, ceiling / tryUnknownDivisor},
-		{"fast type: the floor", tryMinSamples, time.Millisecond, 10, floor},
-		{"10 x p99, scaled by load", tryMinSamples, 10 * time.Millisecond, 100, time.Second},
-		{"capped at the task timeout", tryMinSamples, time.Second, 1000, ceiling},
+		{"no result yet", 0, 0, 10, tryUnknown},
+		{"one result", 1, 10 * time.Millisecond, 100, time.Second},
+		{"fast type: the floor", 20, time.Millisecond, 10, floor},
+		{"10 x p99, scaled by load", 20, 10 * time.Millisecond, 100, time.Second},
+		{"capped at the task timeout", 20, time.Second, 1000, ceiling},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tt := newTryTimeouts(floor, ceiling)
@@ -30,8 +30,8 @@ func TestTryTimeouts(t *testing.T) {
 			if d := got - c.want; d < -time.Millisecond || d > time.Millisecond {
 				t.Fatalf("timeout %s, want %s", got, c.want)
 			}
-			if other := tt.timeout(4, c.load); other != ceiling/tryUnknownDivisor {
-				t.Fatalf("another type's timeout %s, want a tenth of the task timeout", other)
+			if other := tt.timeout(4, c.load); other != tryUnknown {
+				t.Fatalf("another type's timeout %s, want %s", other, tryUnknown)
 			}
 		})
 	}

@@ -41,7 +41,7 @@ func run(ctx context.Context) error {
 	fs.DurationVar(&o.QueueWait, "queue-wait", o.QueueWait, "how long a request waits for a slave with room before 503")
 	fs.DurationVar(&o.TaskTimeout, "task-timeout", o.TaskTimeout, "how long a dispatched task may take before 504")
 	fs.IntVar(&o.MaxAttempts, "max-attempts", o.MaxAttempts, "most slaves a task is sent to when slaves die under it")
-	fs.DurationVar(&o.TryTimeoutFloor, "try-timeout-floor", o.TryTimeoutFloor, "least per-try timeout (plus 2 poll intervals) before a slow task is also sent to a second slave")
+	fs.DurationVar(&o.TryTimeoutFloor, "try-timeout-floor", o.TryTimeoutFloor, "least per-try timeout before a slow task is also sent to a second slave")
 	fs.IntVar(&o.EjectAfter, "eject-after", o.EjectAfter, "eject a slave after this many tries in a row timed out or failed (0: never)")
 	fs.DurationVar(&o.EjectBase, "eject-base", o.EjectBase, "an ejected slave is out for this long times the number of its ejections")
 	fs.IntVar(&o.EjectMaxPercent, "eject-max-percent", o.EjectMaxPercent, "most of the pool ejected at once, in percent")
