@@ -21,7 +21,7 @@ func fuzzSession() (*session, [3]net.Conn) {
 	s := &Slave{opts: o, metrics: newMetrics(o.MaxLoad), cpu: func() (float64, error) { return 0.5, nil }}
 	s.exec = &executor{maxLoad: o.MaxLoad, metrics: s.metrics, workers: make(chan struct{}, 2)}
 	var masterEnds [3]net.Conn
-	ss := &session{s: s, poll: time.Second, leaveAcked: make(chan struct{})}
+	ss := &session{s: s, poll: time.Second, leaveAcked: make(chan struct{}), running: map[uint64]context.CancelCauseFunc{}}
 	for i, c := range []*net.Conn{&ss.load, &ss.task, &ss.result} {
 		*c, masterEnds[i] = net.Pipe()
 	}
@@ -78,8 +78,8 @@ func FuzzSlaveTaskLink(f *testing.F) {
 		ss.results.Close()
 		ss.close()
 		wg.Wait()
-		if committed, running := ss.s.exec.state(); committed != 0 || running != 0 {
-			t.Fatalf("after the link ended: committed %d, running %d", committed, running)
+		if st := ss.s.exec.stats(); st.committed != 0 || st.admitted != 0 || st.busy != 0 || st.queued != 0 {
+			t.Fatalf("after the link ended: %+v", st)
 		}
 	})
 }
