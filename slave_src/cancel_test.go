@@ -16,7 +16,7 @@ func oneWorker(t *testing.T) *masterEnd {
 	return m
 }
 
-func (m *masterEnd) send(t *testing.T, msgs ...packets.Message) {
+func (m *masterEnd) send(t testing.TB, msgs ...packets.Message) {
 	t.Helper()
 	var b []byte
 	for _, msg := range msgs {
@@ -28,7 +28,7 @@ func (m *masterEnd) send(t *testing.T, msgs ...packets.Message) {
 }
 
 // expect reads the next message on the result link, which must be want.
-func (m *masterEnd) expect(t *testing.T, want packets.Message) {
+func (m *masterEnd) expect(t testing.TB, want packets.Message) {
 	t.Helper()
 	if got := m.read(t, m.resultR); got != want {
 		t.Fatalf("got %#v, want %#v", got, want)
@@ -36,7 +36,7 @@ func (m *masterEnd) expect(t *testing.T, want packets.Message) {
 }
 
 // expectResult reads the next message, which must be task id's result body.
-func (m *masterEnd) expectResult(t *testing.T, id uint64, body string) {
+func (m *masterEnd) expectResult(t testing.TB, id uint64, body string) {
 	t.Helper()
 	if res, ok := m.read(t, m.resultR).(packets.TaskResult); !ok || res.ID != id || !res.OK || res.Body != body {
 		t.Fatalf("got %#v, want task %d's result %q", res, id, body)

@@ -20,7 +20,7 @@ type masterEnd struct {
 	stopSlave          context.CancelFunc // what SIGTERM does: the slave drains
 }
 
-func (m *masterEnd) read(t *testing.T, r *bufio.Reader) packets.Message {
+func (m *masterEnd) read(t testing.TB, r *bufio.Reader) packets.Message {
 	t.Helper()
 	msg, err := packets.ReadFrame(r)
 	if err != nil {
@@ -44,7 +44,7 @@ func connectPolling(t *testing.T, maxLoad uint64, extra packets.Message, poll ti
 }
 
 // connectWith is connect with the options set changes.
-func connectWith(t *testing.T, set func(*Options), extra packets.Message, poll time.Duration) *masterEnd {
+func connectWith(t testing.TB, set func(*Options), extra packets.Message, poll time.Duration) *masterEnd {
 	t.Helper()
 	o := NewOptions()
 	o.Iface = "lo"

@@ -108,7 +108,7 @@ func TestSessionMetrics(t *testing.T) {
 	}
 }
 
-func testWaitFor(t *testing.T, what string, cond func() bool) {
+func testWaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {

@@ -4,11 +4,11 @@ package tasks_test
 
 import (
 	"context"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/tasks"
+	"github.com/lbproject/loadbalancer/testutil/cputime"
 )
 
 // BenchmarkCancelGap measures how long a task at its MaxN keeps computing
@@ -38,10 +38,10 @@ func BenchmarkCancelGap(b *testing.B) {
 				case <-timer.C:
 				case <-done: // finished before the cancel: no gap to measure
 				}
-				start, cpu := time.Now(), cpuTime(b)
+				start, cpu := time.Now(), cputime.Process(b)
 				cancel()
 				<-done
-				gap := cpuTime(b) - cpu
+				gap := cputime.Process(b) - cpu
 				sum += gap
 				worst = max(worst, gap)
 				worstWall = max(worstWall, time.Since(start))
@@ -51,13 +51,4 @@ func BenchmarkCancelGap(b *testing.B) {
 			b.ReportMetric(float64(worstWall.Microseconds())/1000, "worst-wall-ms")
 		})
 	}
-}
-
-// cpuTime is the CPU time the process has used, user and system.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
