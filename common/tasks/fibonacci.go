@@ -40,7 +40,7 @@ func fibonacci(ctx context.Context, n uint64) (*big.Int, error) {
 	a, b := big.NewInt(0), big.NewInt(1) // F(k), F(k+1) with k = 0
 	t := new(big.Int)
 	for bit := bits.Len64(n) - 1; bit >= 0; bit-- {
-		if err := ctx.Err(); err != nil {
+		if err := checkpoint(ctx); err != nil {
 			return nil, err
 		}
 		// k → 2k

@@ -27,8 +27,10 @@ func CountPrimes(ctx context.Context, n uint64) (string, error) {
 	count := 0
 	// MaxN fits 32 bits, and 32-bit division is the faster instruction.
 	for i := uint32(2); uint64(i) <= n; i++ {
-		if i%checkEvery == 0 && ctx.Err() != nil {
-			return "", ctx.Err()
+		if i%checkEvery == 0 {
+			if err := checkpoint(ctx); err != nil {
+				return "", err
+			}
 		}
 		if isPrimeNaive(i) {
 			count++
