@@ -34,7 +34,10 @@ type Figures struct {
 	InFlight int
 	// Draining is set once the slave said it is leaving: it takes no task.
 	Draining bool
-	// Latency is, by task code, the peak-EWMA of the round trip per unit of
+	// Offers is the set of tasks the slave offers, by task index: it takes
+	// no other.
+	Offers TaskSet
+	// Latency is, by task index, the peak-EWMA of the round trip per unit of
 	// task load, in seconds (zero value: none observed).
 	Latency []PeakEWMA
 	// Idle is how many of the slave's workers are idle as far as the master
@@ -87,12 +90,12 @@ type Choice struct {
 	Skip   []Slave
 }
 
-// Fits reports whether s may take the task: it is not draining, the task
-// fits under its max load, and it has not refused the task.
+// Fits reports whether s may take the task: it offers the task, is not
+// draining, the task fits under its max load, and it has not refused it.
 func (c *Choice) Fits(s Slave) bool {
 	f := s.Figures()
 	total := f.Committed + c.Load
-	return !f.Draining && total <= f.MaxLoad && total >= c.Load && !slices.Contains(c.Skip, s)
+	return f.Offers.Has(c.Task) && !f.Draining && total <= f.MaxLoad && total >= c.Load && !slices.Contains(c.Skip, s)
 }
 
 // Algorithm chooses the slave for each task.
