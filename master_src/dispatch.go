@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lbproject/loadbalancer/common/packets"
-	"github.com/lbproject/loadbalancer/common/tasks"
 	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
@@ -25,15 +23,15 @@ var (
 	errTaskFailed  = errors.New("task failed")
 )
 
-// runTask places task t with input n on a slave and waits for its result.
+// runTask places job j on a slave and waits for its result.
 // A refusal sends it to another slave; a slave lost under it sends it to
 // another, up to MaxAttempts slaves. It fails with errNoCapacity or
 // errQueueFull (no slave had room in time), errTaskTimeout, errTaskFailed,
 // or ctx's error. Every task it numbers is listed by /api/tasks.
-func (m *Master) runTask(ctx context.Context, t tasks.Task, n uint64) (taskOutcome, error) {
+func (m *Master) runTask(ctx context.Context, j job) (taskOutcome, error) {
 	start := time.Now()
-	res, err := m.submit(ctx, t, n, start)
-	rec := taskRecord{id: res.TaskID, task: t.Name, n: n, slave: res.Slave, start: start,
+	res, err := m.submit(ctx, j, start)
+	rec := taskRecord{id: res.TaskID, task: j.name, n: j.n, slave: res.Slave, start: start,
 		took: res.Duration, status: taskStatusOf(err)}
 	if err != nil {
 		rec.took, rec.err = time.Since(start), err.Error()
@@ -42,16 +40,16 @@ func (m *Master) runTask(ctx context.Context, t tasks.Task, n uint64) (taskOutco
 	return res, err
 }
 
-func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.Time) (taskOutcome, error) {
+func (m *Master) submit(ctx context.Context, j job, start time.Time) (taskOutcome, error) {
 	id := m.taskSeq.Add(1)
-	load := t.Load(n)
+	load := j.load
 	var skip []balance.Slave
 	queueDeadline := start.Add(m.opts.QueueWait)
 	taskCtx := ctx
 	dispatched := false
 	attempts := 0 // slaves lost under the task
 	for {
-		mb, err := m.pool.acquire(taskCtx, t.Code, load, &skip, queueDeadline)
+		mb, err := m.pool.acquire(taskCtx, j.index, load, &skip, queueDeadline)
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				err = errTaskTimeout
@@ -63,14 +61,14 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 			// re-dispatches included.
 			dispatched = true
 			var cancel context.CancelFunc
-			taskCtx, cancel = context.WithTimeout(ctx, m.opts.TaskTimeout)
+			taskCtx, cancel = context.WithTimeout(ctx, j.timeout)
 			defer cancel()
-			queueDeadline = start.Add(m.opts.QueueWait + m.opts.TaskTimeout)
+			queueDeadline = start.Add(m.opts.QueueWait + j.timeout)
 		}
 		if m.log.DebugEnabled() {
-			m.log.Debug("assigned task", "task_id", id, "task", t.Name, "n", n, "slave", mb.s.key.nodeKey)
+			m.log.Debug("assigned task", "task_id", id, "task", j, "slave", mb.s.key.nodeKey)
 		}
-		ev, err := m.runOn(taskCtx, mb, t, n, load)
+		ev, err := m.runOn(taskCtx, mb, j)
 		switch {
 		case err != nil:
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -91,7 +89,7 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 			attempts++
 			m.log.Warning("slave lost with task", "task_id", id, "slave", mb.s.key.nodeKey, "cause", ev.reason)
 			if attempts >= m.opts.MaxAttempts {
-				m.log.Error("task given up", "task_id", id, "task", t.Name, "n", n, "attempts", attempts)
+				m.log.Error("task given up", "task_id", id, "task", j, "attempts", attempts)
 				return taskOutcome{TaskID: id}, fmt.Errorf("%w: %d slaves were lost while running it", errTaskFailed, attempts)
 			}
 			m.metrics.redispatched.Inc()
@@ -101,12 +99,12 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 
 // runOn sends the task to mb, whose load is already reserved, and waits for
 // its final outcome (result, refusal or loss).
-func (m *Master) runOn(ctx context.Context, mb *member, t tasks.Task, n, load uint64) (event, error) {
-	req := packets.TaskRequest{ID: m.wireSeq.Add(1), Task: t.Code, N: n}
-	c, err := mb.s.link.send(req, load)
+func (m *Master) runOn(ctx context.Context, mb *member, j job) (event, error) {
+	id := m.wireSeq.Add(1)
+	c, err := mb.s.link.send(id, j.index, j.request(id), j.load)
 	if err != nil {
 		// Lost before the task went out: like a refusal, it costs no attempt.
-		m.pool.release(mb, load)
+		m.pool.release(mb, j.load)
 		return event{kind: outcomeNak, reason: err.Error()}, nil
 	}
 	select {
