@@ -34,8 +34,19 @@ const (
 // reservedNames are the master's own paths: a task cannot take them.
 var reservedNames = map[string]bool{"api": true, "static": true, "ok": true, "metrics": true, "sd": true}
 
-// defaultOffer is what a slave that sent no TaskOffer offers.
-var defaultOffer = []packets.OfferedTask{{Name: "fibonacci", Builtin: true}, {Name: "primes", Builtin: true}}
+// defaultOffer is what a slave that sent no TaskOffer offers, and
+// defaultOffers its set.
+var (
+	defaultOffer  = []packets.OfferedTask{{Name: "fibonacci", Builtin: true}, {Name: "primes", Builtin: true}}
+	defaultOffers = func() balance.TaskSet {
+		var set balance.TaskSet
+		for _, o := range defaultOffer {
+			t, _ := tasks.ByName(o.Name)
+			set.Add(t.Code)
+		}
+		return set
+	}()
+)
 
 // taskLimits are the rules of a task the slaves offer. Where the offering
 // slaves disagree the master keeps the most restrictive: the smallest

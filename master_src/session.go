@@ -111,7 +111,7 @@ func (s *session) enterPool(first packets.LoadReport) bool {
 	if !s.m.reg.serve(s) {
 		return false
 	}
-	s.mb.fig.Offers, _ = s.m.catalog.offer(s, defaultOffer) // until its TaskOffer comes
+	s.m.catalog.offer(s, defaultOffer) // as newMember set them, until its TaskOffer comes
 	s.m.history.joined(s, first)
 	s.m.pool.add(s.mb)
 	return true
