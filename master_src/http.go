@@ -88,9 +88,9 @@ type TaskAnswer struct {
 	// and ResultBase64 holds it (standard base64, with padding).
 	Result       string  `json:"result"`
 	ResultBase64 string  `json:"result_base64,omitempty"`
-	TaskID     uint64  `json:"task_id"`
-	Slave      string  `json:"slave"`
-	DurationMS float64 `json:"duration_ms"`
+	TaskID       uint64  `json:"task_id"`
+	Slave        string  `json:"slave"`
+	DurationMS   float64 `json:"duration_ms"`
 	// ComputeMS is the slave's computing time; DurationMS adds queueing,
 	// the network and any re-dispatch.
 	ComputeMS float64 `json:"compute_ms"`

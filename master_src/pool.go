@@ -30,7 +30,7 @@ var _ balance.Slave = (*member)(nil)
 // newMember builds the figures of a slave from its first load report.
 func newMember(s *session, first packets.LoadReport) *member {
 	mb := &member{s: s, fig: balance.Figures{Offers: defaultOffers}} // until its TaskOffer comes
-	mb.fig.Latency = make([]balance.PeakEWMA, math.MaxUint8+1) // by task index
+	mb.fig.Latency = make([]balance.PeakEWMA, math.MaxUint8+1)       // by task index
 	mb.apply(first)
 	return mb
 }
