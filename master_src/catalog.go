@@ -111,8 +111,8 @@ type taskView struct {
 	Slaves  int // slaves in the pool that offer it now
 }
 
-// catalog is owned by the master; its lock is taken after the pool's,
-// never before.
+// catalog is owned by the master; its lock is never held with the pool's
+// (a session updates one, then the other).
 type catalog struct {
 	mu      sync.Mutex
 	byName  map[string]*catalogTask
