@@ -242,6 +242,7 @@ func newSim(o SimOptions, algo balance.Algorithm) *sim {
 		s.fig.Latency = make([]balance.PeakEWMA, simTaskCode+1)
 		s.fig.Offers.Add(simTaskCode)
 		s.fig.Idle = o.Workers // the slave's first report says all are idle
+		s.fig.Workers = o.Workers
 		sm.slaves = append(sm.slaves, s)
 		sm.views = append(sm.views, s)
 		algo.Track(s)
