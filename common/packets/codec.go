@@ -105,10 +105,6 @@ func DecodePayload(t Type, p []byte) (Message, error) {
 		m = TaskNak{ID: r.u64(), Reason: r.str8()}
 	case TypeTaskResult:
 		m = TaskResult{ID: r.u64(), OK: r.bool(), ComputeMicros: r.u64(), Body: r.str32()}
-	case TypeTaskOffer: // stub, see offer_stub.go
-		m = r.taskOffer()
-	case TypeTaskInputRequest: // stub, see offer_stub.go
-		m = r.taskInputRequest()
 	case TypeLeaving:
 		m = Leaving{}
 	case TypeLeaveAck:
