@@ -3,12 +3,12 @@ package master
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/packets"
-	"github.com/lbproject/loadbalancer/common/tasks"
 	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
@@ -30,8 +30,8 @@ var _ balance.Slave = (*member)(nil)
 
 // newMember builds the figures of a slave from its first load report.
 func newMember(s *session, first packets.LoadReport) *member {
-	mb := &member{s: s}
-	mb.fig.Latency = make([]balance.PeakEWMA, taskCodes)
+	mb := &member{s: s, fig: balance.Figures{Offers: defaultOffers}} // until its TaskOffer comes
+	mb.fig.Latency = make([]balance.PeakEWMA, math.MaxUint8+1)       // by task index
 	mb.apply(first)
 	return mb
 }
@@ -109,6 +109,18 @@ func (p *pool) drain(mb *member) {
 	defer p.mu.Unlock()
 	mb.fig.Draining = true
 	p.trackLocked(mb)
+}
+
+// setOffers records the tasks mb offers now; requests waiting for a slave
+// that offers theirs may find one.
+func (p *pool) setOffers(mb *member, offers balance.TaskSet) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mb.fig.Offers = offers
+	p.trackLocked(mb)
+	if p.queued > 0 {
+		p.notifyLocked()
+	}
 }
 
 // size returns the number of slaves and of requests waiting for room.
@@ -269,13 +281,3 @@ func (p *pool) entries() []packets.SlaveEntry {
 	}
 	return out
 }
-
-// taskCodes sizes the per-task-type latencies: every registered code is an
-// index.
-var taskCodes = func() int {
-	n := 0
-	for _, t := range tasks.All() {
-		n = max(n, int(t.Code)+1)
-	}
-	return n
-}()
