@@ -112,9 +112,12 @@ func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t tasks.Task)
 	if err != nil {
 		return respondError(w, r, http.StatusBadRequest, err.Error())
 	}
-	res, err := m.runTask(r.Context(), t, n)
+	res, err := m.runTask(withClient(r.Context(), clientAddr(r)), t, n)
 	switch {
 	case err == nil:
+	case errors.Is(err, errClientQueueFull):
+		w.Header().Set("Retry-After", "1")
+		return respondError(w, r, http.StatusTooManyRequests, fmt.Sprintf("%s n=%d: %v (-client-max-queued %d): retry later", t.Name, n, err, m.opts.ClientMaxQueued))
 	case (errors.Is(err, errNoCapacity) || errors.Is(err, errQueueFull)) && m.Slaves() == 0:
 		w.Header().Set("Retry-After", "1")
 		return respondError(w, r, http.StatusServiceUnavailable, fmt.Sprintf("no slave has joined this master yet: start a slave (%s n=%d)", t.Name, n))
@@ -141,6 +144,16 @@ func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t tasks.Task)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte(res.Value + "\n"))
 	return http.StatusOK
+}
+
+// clientAddr is the client a request waits in the queue as: its source
+// address (the zero address, one shared queue, if it cannot be read).
+func clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // parseQueryN parses the request's query strictly, then reads n from it:

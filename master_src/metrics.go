@@ -40,7 +40,7 @@ func newMetrics(p *pool) *metrics {
 	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "master_queue_length", Help: "Task requests waiting for a slave with room.",
 	}, func() float64 { _, q := p.size(); return float64(q) })
-	m.registry.MustRegister(m.requests, m.latency, m.redispatched, m.handshakeDropped, slaves, queued,
+	m.registry.MustRegister(m.requests, m.latency, m.redispatched, m.handshakeDropped, slaves, queued, p.waits.vec,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
