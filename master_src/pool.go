@@ -282,37 +282,48 @@ func (p *pool) enter(client netip.Addr, task uint8, load uint64, skip *[]balance
 }
 
 // await waits until w is handed a slave, ctx ends or the deadline passes.
-// A slave handed over as ctx ends is given back; one handed over as the
-// deadline passes is kept (the request is placed, after all).
+// A request whose ctx has ended never keeps a slave: one handed over as it
+// ends is given back. One handed over as the deadline passes is kept (the
+// request is placed, after all).
 func (p *pool) await(ctx context.Context, w *waiter, deadline time.Time) (*member, error) {
 	start := time.Now()
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	var err error
+	var mb *member
+	err := errNoCapacity
 	select {
-	case mb := <-w.placed:
-		p.waits.placed.Observe(time.Since(start).Seconds())
-		return mb, nil
+	case mb = <-w.placed:
 	case <-ctx.Done():
-		err = ctx.Err()
 	case <-timer.C:
-		err = errNoCapacity
 	}
+	if mb == nil {
+		mb = p.leave(w)
+	}
+	if ctx.Err() != nil {
+		err = ctx.Err()
+		if mb != nil {
+			p.release(mb, w.load)
+			mb = nil
+		}
+	}
+	if mb == nil {
+		p.waits.gaveUp.Observe(time.Since(start).Seconds())
+		return nil, err
+	}
+	p.waits.placed.Observe(time.Since(start).Seconds())
+	return mb, nil
+}
+
+// leave takes w out of the queue, or returns the slave it was handed as it
+// stopped waiting.
+func (p *pool) leave(w *waiter) *member {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if w.cq != nil {
 		p.waiting.remove(w)
-		p.waits.gaveUp.Observe(time.Since(start).Seconds())
-		return nil, err
+		return nil
 	}
-	mb := <-w.placed // sent under the lock, before w left the queue
-	if ctx.Err() == nil {
-		p.waits.placed.Observe(time.Since(start).Seconds())
-		return mb, nil
-	}
-	p.releaseLocked(mb, w.load)
-	p.waits.gaveUp.Observe(time.Since(start).Seconds())
-	return nil, err
+	return <-w.placed // sent under the lock, as w left the queue
 }
 
 // pickLocked lets the algorithm choose among the slaves that fit. skipped
