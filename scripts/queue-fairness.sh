@@ -23,7 +23,7 @@ URL="http://$HTTP/fibonacci?n=1000"
 "$MASTER_BIN" -iface lo -http "$HTTP" -discovery ":$DISCOVERY" -log-level warning least_load 2>"$dir/master.log" &
 master=$!
 pids+=("$master")
-"$dir/slave" -iface lo -discovery-port "$DISCOVERY" -sd-dir '' -max-load 2000 -log-level warning 2>"$dir/slave.log" &
+"$dir/slave" -iface lo -discovery-port "$DISCOVERY" -sd-dir '' -max-load "${SLAVE_MAX_LOAD:-2000}" -log-level warning 2>"$dir/slave.log" &
 pids+=($!)
 lb_wait_slaves "$HTTP" 1
 
