@@ -22,6 +22,7 @@ type member struct {
 	reported   float64   // load metric from the last load report
 	lastReport time.Time // when that report came
 	inPool     bool      // false once removed: its last tasks may still finish
+	outlier    outlierState
 }
 
 func (mb *member) Figures() *balance.Figures { return &mb.fig }
@@ -53,6 +54,11 @@ type pool struct {
 	maxQueue        int
 	clientMaxQueued int // 0: no cap per client
 	waits           queueWaits
+	// maxUnfinished bounds each slave's unfinished tasks (0: no bound);
+	// outliers says when a slave is ejected. Both are set before the
+	// first slave joins.
+	maxUnfinished int
+	outliers      outlierRules
 
 	mu      sync.Mutex
 	members []balance.Slave // join order; each a *member
@@ -61,6 +67,7 @@ type pool struct {
 	choice  balance.Choice // scratch for pickLocked: a placement allocates nothing
 	waiting waitQueue
 	noRoom  []sized // scratch for notifyLocked
+	ejected int     // members with Figures.Ejected
 }
 
 func newPool(algo balance.Algorithm, maxQueue, clientMaxQueued int) *pool {
@@ -154,6 +161,7 @@ func (p *pool) add(mb *member) {
 	defer p.mu.Unlock()
 	p.nextSeq++
 	mb.fig.Seq, mb.inPool = p.nextSeq, true
+	mb.fig.MaxInFlight = p.maxUnfinished
 	p.members = append(p.members, mb)
 	p.algo.Track(mb)
 	p.notifyLocked()
@@ -166,6 +174,9 @@ func (p *pool) remove(mb *member) {
 	if i := slices.Index(p.members, balance.Slave(mb)); i >= 0 {
 		p.members = slices.Delete(p.members, i, i+1)
 		mb.inPool = false
+		if mb.fig.Ejected {
+			p.ejected--
+		}
 		p.algo.Untrack(mb)
 		p.notifyLocked()
 	}
@@ -186,16 +197,22 @@ func (p *pool) size() (slaves, queued int) {
 	return len(p.members), p.waiting.n
 }
 
-// report records a load report.
-func (p *pool) report(mb *member, r packets.LoadReport) {
+// report records a load report that came at now, and reports whether it
+// ended mb's ejection.
+func (p *pool) report(mb *member, r packets.LoadReport, now time.Time) (returned bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	grew := r.MaxLoad > mb.fig.MaxLoad
+	oldMax, oldInFlight := mb.fig.MaxLoad, mb.fig.MaxInFlight
 	mb.apply(r)
+	if p.maxUnfinished > 0 {
+		// A slave with many workers may hold more: 4 tasks per worker.
+		mb.fig.MaxInFlight = max(p.maxUnfinished, 4*int(r.Workers))
+	}
 	p.trackLocked(mb)
-	if grew {
+	if mb.fig.MaxLoad > oldMax || mb.fig.MaxInFlight > oldInFlight { // room grew
 		p.notifyLocked()
 	}
+	return p.returnIfDueLocked(mb, now)
 }
 
 // trackLocked tells the algorithm that mb's figures changed, unless mb has
@@ -212,7 +229,9 @@ func (p *pool) trackLocked(mb *member) {
 func (p *pool) observe(mb *member, task uint8, rtt, compute time.Duration, load uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	mb.fig.Latency[task].Observe(rtt.Seconds()/float64(max(load, 1)), time.Now())
+	now := time.Now()
+	mb.fig.Latency[task].Observe(rtt.Seconds()/float64(max(load, 1)), now)
+	mb.outlier.lastResult = now
 	mb.fig.ObserveService(compute.Seconds())
 	p.trackLocked(mb)
 }
@@ -229,12 +248,6 @@ func (p *pool) releaseLocked(mb *member, load uint64) {
 	mb.fig.InFlight--
 	p.trackLocked(mb)
 	p.notifyLocked()
-}
-
-func (p *pool) reserveLocked(mb *member, load uint64) {
-	mb.fig.Committed += load
-	mb.fig.InFlight++
-	p.trackLocked(mb)
 }
 
 // acquire chooses a slave with room for load and reserves it there. Slaves
@@ -324,6 +337,25 @@ func (p *pool) leave(w *waiter) *member {
 		return nil
 	}
 	return <-w.placed // sent under the lock, as w left the queue
+}
+
+// tryAcquire is acquire without waiting, for a hedge: a slave with room now,
+// other than those in skip, with load reserved there; nil when none has.
+func (p *pool) tryAcquire(task uint8, load uint64, skip []balance.Slave) *member {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mb, _ := p.pickLocked(task, load, skip)
+	if mb != nil {
+		p.reserveLocked(mb, load)
+	}
+	return mb
+}
+
+// reserveLocked counts a task placed on mb until release.
+func (p *pool) reserveLocked(mb *member, load uint64) {
+	mb.fig.Committed += load
+	mb.fig.InFlight++
+	p.trackLocked(mb)
 }
 
 // pickLocked lets the algorithm choose among the slaves that fit. skipped

@@ -163,11 +163,11 @@ func TestQueueWokenByRaisedMaxLoad(t *testing.T) {
 	t.Parallel()
 	p, mb := fullPool(t, 1)
 	w := mustQueue(t, p, client(1), 1)
-	p.report(mb, packets.LoadReport{MaxLoad: 1, Factor: 0.5}) // unchanged
+	p.report(mb, packets.LoadReport{MaxLoad: 1, Factor: 0.5}, time.Now()) // unchanged
 	if handed(w) != nil {
 		t.Fatal("placed without room")
 	}
-	p.report(mb, packets.LoadReport{MaxLoad: 2, Factor: 0.5})
+	p.report(mb, packets.LoadReport{MaxLoad: 2, Factor: 0.5}, time.Now())
 	if handed(w) != mb {
 		t.Fatal("not placed after the max load grew")
 	}

@@ -32,8 +32,17 @@ type Figures struct {
 	Factor float64
 	// InFlight counts the tasks placed on the slave and not finished.
 	InFlight int
+	// Workers is how many tasks the slave computes at once, from its load
+	// report (0: no limit, or not reported).
+	Workers int
 	// Draining is set once the slave said it is leaving: it takes no task.
 	Draining bool
+	// Ejected is set while the master's outlier detection keeps the slave
+	// out for consecutive timeouts or failures: it takes no task.
+	Ejected bool
+	// MaxInFlight bounds InFlight (0: no bound): a slave holding that many
+	// unfinished tasks, answered or not, takes no more.
+	MaxInFlight int
 	// Latency is, by task code, the peak-EWMA of the round trip per unit of
 	// task load, in seconds (zero value: none observed).
 	Latency []PeakEWMA
@@ -87,12 +96,14 @@ type Choice struct {
 	Skip   []Slave
 }
 
-// Fits reports whether s may take the task: it is not draining, the task
-// fits under its max load, and it has not refused the task.
+// Fits reports whether s may take the task: it is neither draining nor
+// ejected, it holds fewer than MaxInFlight tasks, the task fits under its
+// max load, and it has not refused the task.
 func (c *Choice) Fits(s Slave) bool {
 	f := s.Figures()
 	total := f.Committed + c.Load
-	return !f.Draining && total <= f.MaxLoad && total >= c.Load && !slices.Contains(c.Skip, s)
+	return !f.Draining && !f.Ejected && (f.MaxInFlight == 0 || f.InFlight < f.MaxInFlight) &&
+		total <= f.MaxLoad && total >= c.Load && !slices.Contains(c.Skip, s)
 }
 
 // Algorithm chooses the slave for each task.
@@ -119,6 +130,7 @@ var algorithms = map[string]func(seed uint64) Algorithm{
 	"prequal":              func(seed uint64) Algorithm { return newPrequal(seed) },
 	"join_idle_queue":      func(seed uint64) Algorithm { return newJoinIdleQueue(seed) },
 	"weighted_round_robin": func(uint64) Algorithm { return newWeightedRoundRobin() },
+	"shortest_queue":       func(uint64) Algorithm { return newShortestQueue() },
 }
 
 // Default is the algorithm used when none is named.
