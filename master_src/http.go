@@ -138,9 +138,12 @@ func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t taskView) i
 		w.Header().Set("Retry-After", "1")
 		return respondError(w, r, http.StatusServiceUnavailable, fmt.Sprintf("no slave offers %s now", t.Name))
 	}
-	res, err := m.runTask(r.Context(), j)
+	res, err := m.runTask(withClient(r.Context(), clientAddr(r)), j)
 	switch {
 	case err == nil:
+	case errors.Is(err, errClientQueueFull):
+		w.Header().Set("Retry-After", "1")
+		return respondError(w, r, http.StatusTooManyRequests, fmt.Sprintf("%s: %v (-client-max-queued %d): retry later", j, err, m.opts.ClientMaxQueued))
 	case (errors.Is(err, errNoCapacity) || errors.Is(err, errQueueFull)) && m.Slaves() == 0:
 		w.Header().Set("Retry-After", "1")
 		return respondError(w, r, http.StatusServiceUnavailable, fmt.Sprintf("no slave has joined this master yet: start a slave (%s)", j))
@@ -192,6 +195,16 @@ func answerOf(j job, res taskOutcome) TaskAnswer {
 		}
 	}
 	return a
+}
+
+// clientAddr is the client a request waits in the queue as: its source
+// address (the zero address, one shared queue, if it cannot be read).
+func clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // parseQueryN parses the request's query strictly, then reads n from it:

@@ -62,7 +62,7 @@ func New(opts Options) (*Master, error) {
 		return nil, err
 	}
 	m := &Master{
-		opts: opts, log: opts.Log, pool: newPool(algo, opts.QueueLength),
+		opts: opts, log: opts.Log, pool: newPool(algo, opts.QueueLength, opts.ClientMaxQueued),
 		reg: newRegistry(opts.MaxSlaves, opts.JoinTimeout), history: newHistory(opts.LoadHistory, opts.LostSlaveTTL),
 		guard: discovery.NewGuard(opts.Secret), sources: newSourceLimiter(opts.HandshakeRate, opts.HandshakeBurst),
 		stats: newStats(opts.RecentTasks, time.Now()), page: page, catalog: newCatalog(),

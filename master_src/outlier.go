@@ -71,7 +71,7 @@ func (p *pool) returnIfDueLocked(mb *member, now time.Time) bool {
 	mb.fig.Ejected = false
 	p.ejected--
 	p.trackLocked(mb)
-	if p.queued > 0 {
+	if p.waiting.n > 0 {
 		p.notifyLocked()
 	}
 	return true
