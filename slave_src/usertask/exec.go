@@ -55,26 +55,25 @@ func (r *execRunner) Run(ctx context.Context, input []byte) ([]byte, error) {
 	// The pipes are ours, not exec's: Wait then returns when the program
 	// exits, even if a child it left still holds them, and the group is
 	// killed right after.
-	var readers sync.WaitGroup
-	outW, err := pipeTo(&readers, stdout)
+	var out outputs
+	defer out.close()
+	outW, err := out.pipe(stdout)
 	if err != nil {
 		return nil, err
 	}
-	errW, err := pipeTo(&readers, stderr)
+	errW, err := out.pipe(stderr)
 	if err != nil {
-		outW.Close()
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
-	cmd.WaitDelay = time.Second // for the stdin copy, should a child hold stdin unread
+	cmd.WaitDelay = pipeGrace // for the stdin copy, should a child hold stdin unread
 	err = cmd.Start()
-	outW.Close() // the program has its copies
-	errW.Close()
+	out.closeWriters() // the program has its copies
 	if err == nil {
 		err = cmd.Wait()
 		killGroup(cmd)
 	}
-	readers.Wait()
+	out.wait(pipeGrace)
 	return r.outcome(ctx, err, stdout, stderr)
 }
 
@@ -97,19 +96,65 @@ func (r *execRunner) outcome(ctx context.Context, err error, stdout, stderr *cap
 	return stdout.result()
 }
 
-// pipeTo returns the write end of a pipe whose read end a goroutine,
-// counted in readers, copies into w until every writer has closed it.
-func pipeTo(readers *sync.WaitGroup, w io.Writer) (*os.File, error) {
+// pipeGrace bounds the wait for a program's pipes to close once its group
+// is killed: only a process that left the group (setsid) holds them longer.
+const pipeGrace = time.Second
+
+// outputs copies a program's stdout and stderr through pipes of our own.
+type outputs struct {
+	readers sync.WaitGroup
+	reads   []*os.File
+	writes  []*os.File
+}
+
+// pipe returns the write end of a pipe whose read end a goroutine copies
+// into w until every writer has closed it.
+func (o *outputs) pipe(w io.Writer) (*os.File, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	readers.Add(1)
+	o.reads, o.writes = append(o.reads, pr), append(o.writes, pw)
+	o.readers.Add(1)
 	go func() {
-		defer readers.Done()
-		defer pr.Close()
+		defer o.readers.Done()
 		_, _ = io.Copy(w, pr)
 		_, _ = io.Copy(io.Discard, pr) // past a cap: drain, so no writer blocks until the kill
 	}()
 	return pw, nil
+}
+
+func (o *outputs) closeWriters() {
+	for _, f := range o.writes {
+		_ = f.Close()
+	}
+	o.writes = nil
+}
+
+// wait waits for the copies to reach the end of their pipes, for at most
+// grace; past it the read ends are closed, which ends the copies.
+func (o *outputs) wait(grace time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		o.readers.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		o.close()
+		<-done
+	}
+}
+
+// close closes what is left of the pipes: it ends the copies, so run it
+// only once they are done, or to end them.
+func (o *outputs) close() {
+	o.closeWriters()
+	for _, f := range o.reads {
+		_ = f.Close()
+	}
+	o.reads = nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"slices"
@@ -65,7 +66,7 @@ func ParseSpec(s string) (Spec, error) {
 	r := csv.NewReader(strings.NewReader(s))
 	r.TrimLeadingSpace = true
 	fields, err := r.Read()
-	if err != nil {
+	if err != nil && err != io.EOF { // EOF: empty, and build says what is missing
 		return Spec{}, fmt.Errorf("task %q: %w", s, err)
 	}
 	var pairs [][2]string
