@@ -32,6 +32,9 @@ type Figures struct {
 	Factor float64
 	// InFlight counts the tasks placed on the slave and not finished.
 	InFlight int
+	// Workers is how many tasks the slave computes at once, from its load
+	// report (0: no limit, or not reported).
+	Workers int
 	// Draining is set once the slave said it is leaving: it takes no task.
 	Draining bool
 	// Latency is, by task code, the peak-EWMA of the round trip per unit of
@@ -119,6 +122,7 @@ var algorithms = map[string]func(seed uint64) Algorithm{
 	"prequal":              func(seed uint64) Algorithm { return newPrequal(seed) },
 	"join_idle_queue":      func(seed uint64) Algorithm { return newJoinIdleQueue(seed) },
 	"weighted_round_robin": func(uint64) Algorithm { return newWeightedRoundRobin() },
+	"shortest_queue":       func(uint64) Algorithm { return newShortestQueue() },
 }
 
 // Default is the algorithm used when none is named.
