@@ -42,15 +42,24 @@ func (e *executor) admit(req packets.TaskRequest) (tasks.Task, uint64, error) {
 		return tasks.Task{}, 0, fmt.Errorf("%s n=%d exceeds %d", t.Name, req.N, t.MaxN)
 	}
 	load := t.Load(req.N)
+	if err := e.reserve(load); err != nil {
+		return tasks.Task{}, 0, err
+	}
+	return t, load, nil
+}
+
+// reserve commits load for a task, built-in or the operator's, if it fits
+// under the max load.
+func (e *executor) reserve(load uint64) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.committed+load > e.maxLoad {
-		return tasks.Task{}, 0, fmt.Errorf("load %d on top of committed %d exceeds max load %d", load, e.committed, e.maxLoad)
+		return fmt.Errorf("load %d on top of committed %d exceeds max load %d", load, e.committed, e.maxLoad)
 	}
 	e.committed += load
 	e.running++
 	e.metrics.committed.Set(float64(e.committed))
-	return t, load, nil
+	return nil
 }
 
 // run computes an admitted task, waiting for a worker if they are all busy,

@@ -67,8 +67,13 @@ var errLeft = errors.New("slave left the master")
 func (ss *session) serve(ctx context.Context) error {
 	hard, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
+	set, changed := ss.s.offers.current()
+	if err := ss.results.Write(ss.s.offers.message(set)); err != nil { // first on the link, before any result
+		ss.close()
+		return fmt.Errorf("result link: %w", err)
+	}
 	var loops, tasks sync.WaitGroup
-	for _, loop := range []func(context.Context, *sync.WaitGroup) error{ss.serveLoad, ss.serveTasks, ss.watchResults, ss.watchWriter} {
+	for _, loop := range []func(context.Context, *sync.WaitGroup) error{ss.serveLoad, ss.serveTasks, ss.watchResults, ss.watchWriter, ss.offersAfter(changed)} {
 		loops.Add(1)
 		go func() {
 			defer loops.Done()
@@ -178,6 +183,10 @@ func (ss *session) serveTasks(ctx context.Context, wg *sync.WaitGroup) error {
 			}
 		case packets.TaskRequest:
 			if err := ss.startTask(ctx, m, wg); err != nil {
+				return fmt.Errorf("result link: %w", err)
+			}
+		case packets.TaskInputRequest:
+			if err := ss.startInputTask(ctx, m, wg); err != nil {
 				return fmt.Errorf("result link: %w", err)
 			}
 		default:

@@ -22,7 +22,8 @@ const maxStderr = 4096
 
 // execRunner runs a program with the input on stdin; stdout is the result.
 type execRunner struct {
-	argv      []string // argv[0] resolved to a path when built
+	path      string   // the program, resolved when built
+	argv      []string // as written: the program sees the name it was given
 	maxOutput int
 }
 
@@ -33,8 +34,7 @@ func newExecRunner(sp Spec) (*execRunner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("task %s: exec: %w", sp.Name, err)
 	}
-	argv := append([]string{path}, sp.Exec[1:]...)
-	return &execRunner{argv: argv, maxOutput: int(sp.MaxOutput)}, nil
+	return &execRunner{path: path, argv: sp.Exec, maxOutput: int(sp.MaxOutput)}, nil
 }
 
 // Run runs the program in a process group of its own and, once it exits,
@@ -48,7 +48,8 @@ func (r *execRunner) Run(ctx context.Context, input []byte) ([]byte, error) {
 	stdout.over = func() { stop(stdout.err()) }
 	stderr := &cappedBuffer{max: maxStderr, over: func() {}}
 
-	cmd := exec.CommandContext(ctx, r.argv[0], r.argv[1:]...)
+	cmd := exec.CommandContext(ctx, r.path, r.argv[1:]...)
+	cmd.Args[0] = r.argv[0]
 	cmd.Env = Environment
 	cmd.Stdin = bytes.NewReader(input)
 	ownGroup(cmd)
