@@ -32,7 +32,7 @@ type execRunner struct {
 func newExecRunner(sp Spec) (*execRunner, error) {
 	path, err := exec.LookPath(sp.Exec[0])
 	if err != nil {
-		return nil, fmt.Errorf("task %s: exec: %w", sp.Name, err)
+		return nil, fmt.Errorf("task %s: %w", sp.Name, err) // "exec: \"prog\": not found"
 	}
 	return &execRunner{path: path, argv: sp.Exec, maxOutput: int(sp.MaxOutput)}, nil
 }
