@@ -53,8 +53,10 @@ func heavy(id uint64) packets.TaskRequest { return packets.TaskRequest{ID: id, T
 func TestCancelQueuedAndRunning(t *testing.T) {
 	m := oneWorker(t)
 	exec := m.s.exec
-	m.send(t, heavy(1), heavy(2))
+	m.send(t, heavy(1))
 	m.expect(t, packets.TaskAck{ID: 1})
+	testWaitFor(t, "task 1 computing", func() bool { return exec.stats().busy == 1 })
+	m.send(t, heavy(2))
 	m.expect(t, packets.TaskAck{ID: 2})
 	testWaitFor(t, "task 1 computing, task 2 queued", func() bool {
 		st := exec.stats()

@@ -39,6 +39,9 @@ type job struct {
 	name    string // the task type, in metrics
 	load    uint64
 	cheap   bool // computes in microseconds: on the cheap lane, never waiting for a worker
+	// ownLane jobs (an operator's task with workers=) wait for a worker of
+	// their task's own, not for a shared one.
+	ownLane bool
 	compute func(ctx context.Context) (string, error)
 }
 
@@ -72,7 +75,8 @@ func (e *executor) admitBuiltin(req packets.TaskRequest) (job, error) {
 	return j, e.reserve(j.load)
 }
 
-// reserve commits load, unless it would exceed the max load.
+// reserve commits load for a task, built-in or the operator's, unless it
+// would exceed the max load.
 func (e *executor) reserve(load uint64) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -91,7 +95,7 @@ func (e *executor) reserve(load uint64) error {
 // ends while it waits is dropped with ctx's error.
 func (e *executor) run(ctx context.Context, j job) (string, time.Duration, error) {
 	defer e.release(j.load)
-	if j.cheap {
+	if j.cheap || j.ownLane {
 		return e.compute(ctx, j)
 	}
 	if err := e.takeWorker(ctx); err != nil {

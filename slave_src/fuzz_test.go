@@ -20,6 +20,10 @@ func fuzzSession() (*session, [3]net.Conn) {
 	o.MaxLoad, o.Log = 20000, logger.Discard()
 	s := &Slave{opts: o, metrics: newMetrics(o.MaxLoad), cpu: func() (float64, error) { return 0.5, nil }}
 	s.exec = &executor{maxLoad: o.MaxLoad, metrics: s.metrics, workers: make(chan struct{}, 2)}
+	var err error
+	if s.offers, err = newOffers(o); err != nil { // the built-ins only: input requests are refused
+		panic(err)
+	}
 	var masterEnds [3]net.Conn
 	ss := &session{s: s, poll: time.Second, leaveAcked: make(chan struct{}), running: map[uint64]context.CancelCauseFunc{}}
 	for i, c := range []*net.Conn{&ss.load, &ss.task, &ss.result} {

@@ -14,6 +14,7 @@ import (
 	"github.com/lbproject/loadbalancer/common/config"
 	"github.com/lbproject/loadbalancer/common/constants"
 	"github.com/lbproject/loadbalancer/common/logger"
+	"github.com/lbproject/loadbalancer/slave_src/usertask"
 )
 
 // Options configures a slave. NewOptions gives the defaults.
@@ -68,6 +69,11 @@ type Options struct {
 	// unequal speed on one machine.
 	Emulate bool
 	Speed   float64
+
+	// Tasks are the operator's own tasks (-task), TasksFile a JSON list of
+	// more (-tasks), re-read by ReloadTasks (slave_src/usertask).
+	Tasks     []usertask.Spec
+	TasksFile string
 
 	// LoadMetric names how the reported load is computed from the
 	// committed load (loadmetric.go).

@@ -70,7 +70,12 @@ func (ss *session) serve(ctx context.Context) error {
 	hard, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	var loops, tasks sync.WaitGroup
-	for _, loop := range []func(context.Context, *sync.WaitGroup) error{ss.serveLoad, ss.serveTasks, ss.watchResults, ss.watchWriter} {
+	set, changed := ss.s.offers.current()
+	if err := ss.results.Write(ss.s.offers.message(set)); err != nil { // first on the link, before any result
+		ss.close()
+		return fmt.Errorf("result link: %w", err)
+	}
+	for _, loop := range []func(context.Context, *sync.WaitGroup) error{ss.serveLoad, ss.serveTasks, ss.watchResults, ss.watchWriter, ss.offersAfter(changed)} {
 		loops.Add(1)
 		go func() {
 			defer loops.Done()

@@ -18,6 +18,7 @@ type masterEnd struct {
 	load, task, result net.Conn
 	loadR, resultR     *bufio.Reader
 	stopSlave          context.CancelFunc // what SIGTERM does: the slave drains
+	offer              packets.TaskOffer  // the first message on the result link
 }
 
 func (m *masterEnd) read(t testing.TB, r *bufio.Reader) packets.Message {
@@ -40,17 +41,31 @@ func connect(t *testing.T, maxLoad uint64, extra packets.Message) *masterEnd {
 // connectPolling is connect with the poll interval the hellos announce.
 func connectPolling(t *testing.T, maxLoad uint64, extra packets.Message, poll time.Duration) *masterEnd {
 	t.Helper()
-	return connectWith(t, func(o *Options) { o.MaxLoad = maxLoad }, extra, poll)
+	o := testOptions()
+	o.MaxLoad = maxLoad
+	return connectOptions(t, o, extra, poll)
 }
 
 // connectWith is connect with the options set changes.
 func connectWith(t testing.TB, set func(*Options), extra packets.Message, poll time.Duration) *masterEnd {
 	t.Helper()
+	o := testOptions()
+	set(&o)
+	return connectOptions(t, o, extra, poll)
+}
+
+func testOptions() Options {
 	o := NewOptions()
 	o.Iface = "lo"
 	o.Master = "127.0.0.1:9" // never contacted: the test opens the links itself
 	o.CPUFraction = func() (float64, error) { return 0.25, nil }
-	set(&o)
+	return o
+}
+
+// connectOptions is connectPolling for a slave of options o. It reads the
+// TaskOffer that comes first on the result link.
+func connectOptions(t testing.TB, o Options, extra packets.Message, poll time.Duration) *masterEnd {
+	t.Helper()
 	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +108,11 @@ func connectWith(t testing.TB, set func(*Options), extra packets.Message, poll t
 	}
 	m.loadR, m.resultR = bufio.NewReader(m.load), bufio.NewReader(m.result)
 	m.stopSlave = cancel
+	offer, ok := m.read(t, m.resultR).(packets.TaskOffer)
+	if !ok {
+		t.Fatal("the result link does not start with a TaskOffer")
+	}
+	m.offer = offer
 	return m
 }
 

@@ -33,6 +33,7 @@ type Slave struct {
 	metricsLn net.Listener
 	metrics   *metrics
 	exec      *executor
+	offers    *offers
 	cpu       func() (float64, error)
 }
 
@@ -58,6 +59,9 @@ func New(opts Options) (*Slave, error) {
 		if s.cpu, err = newLoadMetric(opts.LoadMetric, opts.Workers); err != nil {
 			return nil, err
 		}
+	}
+	if s.offers, err = newOffers(opts); err != nil {
+		return nil, err
 	}
 	s.exec = &executor{maxLoad: opts.MaxLoad, metrics: s.metrics, emulate: opts.Emulate, speed: opts.Speed}
 	if opts.Workers > 0 {

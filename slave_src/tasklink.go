@@ -37,8 +37,7 @@ func (ss *session) serveTasks(ctx context.Context, wg *sync.WaitGroup) error {
 		case packets.TaskRequest:
 			err = ss.accept(ctx, m.ID, func() (job, error) { return ss.s.exec.admitBuiltin(m) }, wg)
 		case packets.TaskInputRequest:
-			ss.s.metrics.requested.Inc()
-			err = ss.refuse(m.ID, fmt.Errorf("task %q is not offered by this slave", m.Name))
+			err = ss.accept(ctx, m.ID, func() (job, error) { return ss.admitInput(m) }, wg)
 		case packets.TaskCancel:
 			ss.cancel(m.ID)
 		default:

@@ -6,12 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/lbproject/loadbalancer/common/cli"
 	"github.com/lbproject/loadbalancer/common/config"
 	"github.com/lbproject/loadbalancer/common/logger"
 	slave "github.com/lbproject/loadbalancer/slave_src"
+	"github.com/lbproject/loadbalancer/slave_src/usertask"
 )
 
 func main() {
@@ -37,6 +41,12 @@ func run(ctx context.Context) error {
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", o.DrainTimeout, "on SIGTERM or Ctrl-C, how long to finish the tasks held before leaving (a second signal stops at once)")
 	fs.DurationVar(&o.LinkTimeout, "link-timeout", o.LinkTimeout, "how long to wait for the master to open the links after its ACK")
 	fs.IntVar(&o.Procs, "procs", o.Procs, "cores the slave's Go runtime computes on (GOMAXPROCS); 0: the host's cores shared evenly among the slaves running on it, followed as slaves come and go ($GOMAXPROCS if set)")
+	fs.Func("task", "an operator's task, repeatable: name=NAME,exec=PROGRAM ARG...|http=URL[,load=N|per-byte|N/byte][,max-input=SIZE][,max-output=SIZE][,timeout=DURATION][,workers=N]; CSV-quote a value holding a comma (README: Your own tasks)", func(v string) error {
+		sp, err := usertask.ParseSpec(v)
+		o.Tasks = append(o.Tasks, sp)
+		return err
+	})
+	fs.StringVar(&o.TasksFile, "tasks", o.TasksFile, "JSON file listing more tasks, objects with -task's keys; re-read on SIGHUP")
 	secret := cli.SecretFlag(fs)
 	level := fs.String("log-level", "info", "log level: "+strings.Join(logger.Levels, ", "))
 	args, err := cli.Parse(fs, os.Args[1:])
@@ -54,5 +64,29 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return runReloading(ctx, s, o.Log)
+}
+
+// runReloading runs s, re-reading its -tasks file on every SIGHUP.
+func runReloading(ctx context.Context, s *slave.Slave, log *logger.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := s.ReloadTasks(); err != nil {
+					log.Error("SIGHUP", "err", err)
+				}
+			}
+		}
+	})
 	return s.Run(ctx)
 }
