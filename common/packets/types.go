@@ -238,6 +238,13 @@ type LoadReport struct {
 	Committed uint64
 	MaxLoad   uint64
 	Tasks     uint32
+	// The fields of type 25 (wire.md); until the lead's packets commit lands
+	// they are not on the wire, so they decode as zero ("not reported").
+	Workers    uint16 // worker slots; 0 = no limit
+	Busy       uint16 // workers computing now
+	Queued     uint32 // admitted tasks waiting for a worker
+	Completed  uint64 // tasks finished since the slave started
+	BusyMicros uint64 // worker-time spent computing since the slave started
 }
 
 // TaskRequest asks a slave to run task Task on input N.
