@@ -21,6 +21,7 @@ type slave struct {
 	rate     float64 // completions per second reported
 	util     float64 // utilisation reported
 	service  float64 // computing time per task
+	workers  int     // worker slots reported (0: no limit)
 }
 
 // testTask is the task code and load the tests place.
@@ -47,6 +48,8 @@ func slaves(a Algorithm, figures ...slave) []*testSlave {
 			MaxLoad: 1 + testLoad + f.room, Latency: make([]PeakEWMA, testTask+1)}
 		m.Latency[testTask].Value = f.latency
 		m.Idle, m.Rate, m.Utilisation, m.Service = f.idle, f.rate, f.util, f.service
+		m.Offers.Add(testTask)
+		m.Workers = f.workers
 		a.Track(m)
 		ms[i] = m
 	}
@@ -143,16 +146,18 @@ func TestAlgorithmsFollowChanges(t *testing.T) {
 func TestIndexedAlgorithmsMatchAScan(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, name := range []string{"least_load", "least_difference", "least_latency"} {
+	for _, name := range []string{"least_load", "least_difference", "least_latency", "first_available", "round_robin"} {
 		a, _ := New(name)
 		figures := make([]slave, 50)
 		for i := range figures {
-			figures[i] = slave{load: float64(rng.IntN(5)), inFlight: rng.IntN(4), room: uint64(rng.IntN(6)), latency: float64(rng.IntN(4)) / (1 << 20)}
+			figures[i] = slave{load: float64(rng.IntN(5)), inFlight: rng.IntN(4), room: uint64(rng.IntN(6)),
+				latency: float64(rng.IntN(4)) / (1 << 20), workers: rng.IntN(4)}
 		}
 		ms := slaves(a, figures...)
+		last := uint64(0)
 		for step := 0; step < 2000; step++ {
 			m := ms[rng.IntN(len(ms))]
-			switch rng.IntN(4) {
+			switch rng.IntN(5) {
 			case 0:
 				m.Factor = float64(rng.IntN(5))
 			case 1:
@@ -161,11 +166,17 @@ func TestIndexedAlgorithmsMatchAScan(t *testing.T) {
 				m.MaxLoad = m.Committed + uint64(rng.IntN(6))
 			case 3:
 				m.Latency[testTask].Value = float64(rng.IntN(4)) / (1 << 20) // exact sums: no rounding in the mean
+			case 4:
+				m.Workers = rng.IntN(4)
 			}
 			a.Track(m)
 			c := &Choice{Task: testTask, Load: testLoad + uint64(rng.IntN(3)), Slaves: views(ms)}
-			if got, want := a.Pick(c), scanPick(name, c); got != want {
+			got, want := a.Pick(c), scanPick(name, c, last)
+			if got != want {
 				t.Fatalf("%s, step %d: picked seq %v, a scan picks seq %v", name, step, seqOf(got), seqOf(want))
+			}
+			if got != nil {
+				last = got.Figures().Seq
 			}
 		}
 	}
@@ -179,8 +190,9 @@ func seqOf(s Slave) any {
 }
 
 // scanPick is the definition of the indexed algorithms, written as a scan
-// of every slave.
-func scanPick(name string, c *Choice) Slave {
+// of every slave: a free worker first, the algorithm's figure, fewer in
+// flight, then round robin after join number last.
+func scanPick(name string, c *Choice, last uint64) Slave {
 	var fit []Slave
 	for _, m := range c.Slaves {
 		if c.Fits(m) {
@@ -190,7 +202,6 @@ func scanPick(name string, c *Choice) Slave {
 	if len(fit) == 0 {
 		return nil
 	}
-	type score struct{ primary float64 }
 	sum, known := 0.0, 0
 	for _, s := range c.Slaves {
 		if l := s.Figures().Latency[c.Task].Value; l > 0 {
@@ -205,6 +216,10 @@ func scanPick(name string, c *Choice) Slave {
 			return m.Load()
 		case "least_difference":
 			return float64(m.MaxLoad - m.Committed)
+		case "first_available":
+			return float64(m.Seq)
+		case "round_robin":
+			return 0
 		default:
 			l := m.Latency[c.Task].Value
 			if l == 0 {
@@ -213,10 +228,17 @@ func scanPick(name string, c *Choice) Slave {
 			return l * float64(m.InFlight+1)
 		}
 	}
+	key := func(s Slave) rank {
+		k := rank{busy: !s.Figures().FreeWorker(), figure: primary(s), inFlight: s.Figures().InFlight}
+		if name == "first_available" || name == "round_robin" {
+			k.inFlight = 0 // join order alone, a free worker first
+		}
+		return k
+	}
 	best := fit[0]
 	for _, m := range fit[1:] {
-		pm, pb := primary(m), primary(best)
-		if pm < pb || (pm == pb && m.Figures().InFlight < best.Figures().InFlight) {
+		km, kb := key(m), key(best)
+		if km.less(kb) || (km.tied(kb) && sooner(m.Figures().Seq, best.Figures().Seq, last)) {
 			best = m
 		}
 	}
@@ -315,12 +337,14 @@ func TestPowerOfTwo(t *testing.T) {
 	if got := pick(p, slaves(p, slave{})); got != 0 {
 		t.Fatalf("one slave: picked %d", got)
 	}
+	p = newPowerOfTwo(42)
 	two := slaves(p, slave{load: 5}, slave{load: 1})
 	for i := 0; i < 100; i++ {
 		if got := pick(p, two); got != 1 {
 			t.Fatalf("two slaves: picked %d, want the less loaded", got)
 		}
 	}
+	p = newPowerOfTwo(42)
 	three := slaves(p, slave{load: 1}, slave{load: 2}, slave{load: 3})
 	counts := make([]int, 3)
 	for i := 0; i < 3000; i++ {

@@ -6,9 +6,11 @@ import (
 	"github.com/google/btree"
 )
 
-// rank is where a slave stands in a ranking: by a figure the algorithm
-// computes, then fewer tasks in flight, then join order.
+// rank is where a slave stands in a ranking: the slaves with a free worker
+// first, then by a figure the algorithm computes, then fewer tasks in
+// flight, then join order.
 type rank struct {
+	busy     bool // no free worker (Figures.FreeWorker)
 	figure   float64
 	inFlight int
 	seq      uint64
@@ -17,13 +19,27 @@ type rank struct {
 
 func (a rank) less(b rank) bool {
 	switch {
-	case a.figure != b.figure:
-		return a.figure < b.figure
-	case a.inFlight != b.inFlight:
-		return a.inFlight < b.inFlight
+	case a.busy != b.busy:
+		return !a.busy
+	case !a.tied(b):
+		return a.figure < b.figure || (a.figure == b.figure && a.inFlight < b.inFlight)
 	default:
 		return a.seq < b.seq
 	}
+}
+
+// tied reports whether a and b rank alike but for join order.
+func (a rank) tied(b rank) bool {
+	return a.busy == b.busy && a.figure == b.figure && a.inFlight == b.inFlight
+}
+
+// sooner reports whether join number a's turn comes before b's in a cycle
+// that goes on after join number last.
+func sooner(a, b, last uint64) bool {
+	if (a > last) != (b > last) {
+		return a > last
+	}
+	return a < b
 }
 
 // lowest starts a search at the beginning of a ranking.
@@ -36,10 +52,19 @@ type ranking struct {
 	tree   *btree.BTreeG[rank]
 	filed  map[*Figures]rank
 	slaves map[*Figures]Slave // the slave each filed figures belong to
+	// byJoin leaves tasks in flight out of the rank: the figure is the join
+	// number, so they never decide, and refiling after a placement that
+	// did not change the class is free.
+	byJoin bool
+	// last is the join number of the last slave pick returned: ties go
+	// round robin after it.
+	last uint64
 
-	// The search in progress (first), and its visitor made once, so a
+	// The search in progress (search), and its visitor made once, so a
 	// search allocates nothing.
 	want  *Choice
+	bound rank // the search stays within bound's class, or its tie if ties
+	ties  bool
 	found Slave
 	visit btree.ItemIteratorG[rank]
 }
@@ -47,6 +72,9 @@ type ranking struct {
 func newRanking() *ranking {
 	r := &ranking{tree: btree.NewG(16, rank.less), filed: map[*Figures]rank{}, slaves: map[*Figures]Slave{}}
 	r.visit = func(k rank) bool {
+		if k.busy != r.bound.busy || (r.ties && !k.tied(r.bound)) {
+			return false
+		}
 		if s := r.slaves[k.f]; r.want.Fits(s) {
 			r.found = s
 			return false
@@ -56,15 +84,29 @@ func newRanking() *ranking {
 	return r
 }
 
+// newJoinRanking orders slaves by join order, those with a free worker
+// first.
+func newJoinRanking() *ranking {
+	r := newRanking()
+	r.byJoin = true
+	return r
+}
+
 // file puts s in the ranking with figure, in place of where it stood.
 func (r *ranking) file(s Slave, figure float64) {
 	f := s.Figures()
-	if k, ok := r.filed[f]; ok {
-		r.tree.Delete(k)
+	k := rank{busy: !f.FreeWorker(), figure: figure, inFlight: f.InFlight, seq: f.Seq, f: f}
+	if r.byJoin {
+		k.figure, k.inFlight = float64(f.Seq), 0
+	}
+	if old, ok := r.filed[f]; ok {
+		if old == k {
+			return
+		}
+		r.tree.Delete(old)
 	} else {
 		r.slaves[f] = s
 	}
-	k := rank{figure: figure, inFlight: f.InFlight, seq: f.Seq, f: f}
 	r.tree.ReplaceOrInsert(k)
 	r.filed[f] = k
 }
@@ -78,12 +120,50 @@ func (r *ranking) remove(s Slave) {
 	}
 }
 
-// first returns the best-ranked slave with a figure of at least from that
-// fits c, or nil.
-func (r *ranking) first(from float64, c *Choice) Slave {
-	r.want, r.found = c, nil
-	r.tree.AscendGreaterOrEqual(rank{figure: from, inFlight: math.MinInt}, r.visit)
+// search returns the first slave from start on that fits c, staying within
+// start's class (free worker or not), or within its tie if ties; or nil.
+func (r *ranking) search(start rank, ties bool, c *Choice) Slave {
+	r.want, r.bound, r.ties, r.found = c, start, ties, nil
+	r.tree.AscendGreaterOrEqual(start, r.visit)
 	found := r.found
-	r.want, r.found = nil, nil
+	r.want, r.bound.f, r.found = nil, nil, nil
 	return found
+}
+
+// first returns the best-ranked slave with a figure of at least from that
+// fits c, one with a free worker if any does; or nil. Among tied slaves it
+// takes the first in join order.
+func (r *ranking) first(from float64, c *Choice) Slave {
+	for _, busy := range [...]bool{false, true} {
+		if s := r.search(rank{busy: busy, figure: from, inFlight: math.MinInt}, false, c); s != nil {
+			return s
+		}
+	}
+	return nil
+}
+
+// after returns, among the slaves that fit c and tie with best (a slave
+// that fits), the one whose turn comes first after join number last.
+func (r *ranking) after(best Slave, last uint64, c *Choice) Slave {
+	k := r.filed[best.Figures()]
+	if k.seq > last {
+		return best // the first tied slave that fits is already past last
+	}
+	k.seq = last + 1
+	if s := r.search(k, true, c); s != nil {
+		return s
+	}
+	return best // wrap around to the first in join order
+}
+
+// pick is first with ties broken round robin: after the last slave pick
+// returned.
+func (r *ranking) pick(from float64, c *Choice) Slave {
+	s := r.first(from, c)
+	if s == nil {
+		return nil
+	}
+	s = r.after(s, r.last, c)
+	r.last = s.Figures().Seq
+	return s
 }
