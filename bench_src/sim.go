@@ -241,6 +241,7 @@ func newSim(o SimOptions, algo balance.Algorithm) *sim {
 		s.fig.Factor = 1 / float64(o.Workers)
 		s.fig.Latency = make([]balance.PeakEWMA, simTaskCode+1)
 		s.fig.Idle = o.Workers // the slave's first report says all are idle
+		s.fig.Offers.Add(simTaskCode)
 		sm.slaves = append(sm.slaves, s)
 		sm.views = append(sm.views, s)
 		algo.Track(s)

@@ -64,6 +64,7 @@ func New(opts Options) (*Master, error) {
 		guard: discovery.NewGuard(opts.Secret), sources: newSourceLimiter(opts.HandshakeRate, opts.HandshakeBurst),
 		stats: newStats(opts.RecentTasks, time.Now()), page: page,
 	}
+	m.pool.slowStart = opts.SlowStart
 	m.metrics = newMetrics(m.pool)
 	lc := net.ListenConfig{}
 	if opts.Iface != "" {

@@ -54,6 +54,10 @@ type Options struct {
 	// MaxAttempts caps how many slaves one task is sent to when slaves are
 	// lost under it (refusals do not count).
 	MaxAttempts int
+	// SlowStart is the span over which a slave that joins, or comes back
+	// from ejection, warms up from a tenth of its share of tasks to all of
+	// it (0: off).
+	SlowStart time.Duration
 
 	// The status page and its API: LoadHistory is how many load reports
 	// per slave are kept for its load chart, RecentTasks how many finished
@@ -123,6 +127,8 @@ func (o Options) check() error {
 		return fmt.Errorf("poll interval and timeout must be positive")
 	case o.QueueLength < 0 || o.QueueWait < 0:
 		return fmt.Errorf("queue length and wait must not be negative")
+	case o.SlowStart < 0:
+		return fmt.Errorf("slow start must not be negative, got %s", o.SlowStart)
 	case o.TaskTimeout <= 0 || o.JoinTimeout <= 0 || o.MonitorTimeout <= 0:
 		return fmt.Errorf("task, join and monitor timeouts must be positive")
 	case o.HandshakeRate <= 0 || o.HandshakeBurst < 1:

@@ -40,6 +40,7 @@ func run(ctx context.Context) error {
 	fs.IntVar(&o.QueueLength, "queue-length", o.QueueLength, "most requests waiting for a slave with room")
 	fs.DurationVar(&o.QueueWait, "queue-wait", o.QueueWait, "how long a request waits for a slave with room before 503")
 	fs.DurationVar(&o.TaskTimeout, "task-timeout", o.TaskTimeout, "how long a dispatched task may take before 504")
+	fs.DurationVar(&o.SlowStart, "slow-start", o.SlowStart, "a slave that joins warms up to its full share of tasks over this span (0: off)")
 	fs.IntVar(&o.MaxAttempts, "max-attempts", o.MaxAttempts, "most slaves a task is sent to when slaves die under it")
 	fs.Float64Var(&o.HandshakeRate, "handshake-rate", o.HandshakeRate, "handshake packets handled per second per source IP (more are dropped)")
 	fs.IntVar(&o.HandshakeBurst, "handshake-burst", o.HandshakeBurst, "burst of handshake packets allowed per source IP")
