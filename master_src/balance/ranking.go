@@ -21,8 +21,10 @@ func (a rank) less(b rank) bool {
 	switch {
 	case a.busy != b.busy:
 		return !a.busy
-	case !a.tied(b):
-		return a.figure < b.figure || (a.figure == b.figure && a.inFlight < b.inFlight)
+	case a.figure != b.figure:
+		return a.figure < b.figure
+	case a.inFlight != b.inFlight:
+		return a.inFlight < b.inFlight
 	default:
 		return a.seq < b.seq
 	}
