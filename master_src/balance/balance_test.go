@@ -236,8 +236,8 @@ func scanPick(name string, c *Choice, last uint64) Slave {
 			return l * float64(m.InFlight+1)
 		}
 	}
-	key := func(s Slave) rank {
-		k := rank{busy: !s.Figures().FreeWorker(), figure: primary(s), inFlight: s.Figures().InFlight}
+	key := func(s Slave) classed {
+		k := classed{busy: !s.Figures().FreeWorker(), rank: rank{figure: primary(s), inFlight: s.Figures().InFlight}}
 		if name == "first_available" || name == "round_robin" {
 			k.inFlight = 0 // join order alone, a free worker first
 		}

@@ -124,8 +124,8 @@ func (l *leastLatency) sooner(c *Choice, known, fresh Slave) Slave {
 	t := int(c.Task)
 	prior := l.sum[t] / float64(l.count[t])
 	kf, ff := known.Figures(), fresh.Figures()
-	k := rank{busy: !kf.FreeWorker(), figure: l.filed[kf].lat[t] * float64(kf.InFlight+1), inFlight: kf.InFlight}
-	f := rank{busy: !ff.FreeWorker(), figure: prior * float64(ff.InFlight+1), inFlight: ff.InFlight}
+	k := classed{busy: !kf.FreeWorker(), rank: rank{figure: l.filed[kf].lat[t] * float64(kf.InFlight+1), inFlight: kf.InFlight}}
+	f := classed{busy: !ff.FreeWorker(), rank: rank{figure: prior * float64(ff.InFlight+1), inFlight: ff.InFlight}}
 	if f.less(k) || (f.tied(k) && sooner(ff.Seq, kf.Seq, l.last)) {
 		return fresh
 	}

@@ -20,9 +20,9 @@ func (r *roundRobin) Untrack(s Slave) { r.byJoin.remove(s) }
 
 func (r *roundRobin) Pick(c *Choice) Slave {
 	for _, busy := range [...]bool{false, true} {
-		s := r.byJoin.search(rank{busy: busy, figure: float64(r.last + 1), inFlight: math.MinInt}, false, c)
+		s := r.byJoin.search(busy, rank{figure: float64(r.last + 1), inFlight: math.MinInt}, false, c)
 		if s == nil {
-			s = r.byJoin.search(rank{busy: busy, figure: lowest, inFlight: math.MinInt}, false, c)
+			s = r.byJoin.search(busy, rank{figure: lowest, inFlight: math.MinInt}, false, c)
 		}
 		if s != nil {
 			r.last = s.Figures().Seq
