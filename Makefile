@@ -101,7 +101,7 @@ bench:
 # benchmarks target.)
 LAB_DIR        ?= $(CURDIR)/.lb/lab
 LAB_SLAVES     ?= 2*workers=1,speed=4;2*workers=1,speed=2;4*workers=1,speed=1
-LAB_ALGORITHMS ?= random,round_robin,weighted_round_robin,least_load,power_of_two,least_latency,prequal,join_idle_queue
+LAB_ALGORITHMS ?= random,round_robin,weighted_round_robin,least_load,power_of_two,least_latency,prequal,join_idle_queue,shortest_queue
 LAB_ROUNDS     ?= 2
 LAB_ARGS       ?= -emulate exp:50ms -loads 0.5,0.8,0.95 -duration 5s
 SIM_ARGS       ?= -slaves 1000 -speeds 4,2,1,1 -load 0.9 -service exp:50ms -report-every 500ms -tasks 1000000

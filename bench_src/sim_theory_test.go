@@ -129,3 +129,25 @@ func TestSimStaleLeastLoadHerdsWithoutOwnCounts(t *testing.T) {
 		t.Errorf("least_load with own counts: mean %.2f, want under half random's %.2f", counted.Mean, random.Mean)
 	}
 }
+
+// TestSimShortestQueueWinsOnUnequalHosts is the lab's claim at a smaller
+// scale: on slaves of speeds 4:2:1:1 with reports every 10 mean service
+// times at ρ = 0.9, shortest_queue's p99 is below least_load's and under
+// half round robin's.
+func TestSimShortestQueueWinsOnUnequalHosts(t *testing.T) {
+	t.Parallel()
+	p99 := func(algorithm string) float64 {
+		o := homogeneous(200, 0.9, 200_000, algorithm)
+		o.Speeds, o.ReportEvery = []float64{4, 2, 1, 1}, 10*time.Second
+		r := simulate(t, o)
+		t.Logf("%s: p99 %.2f mean service times", algorithm, r.P99)
+		return r.P99
+	}
+	sq, ll, rr := p99("shortest_queue"), p99("least_load"), p99("round_robin")
+	if sq >= ll {
+		t.Errorf("shortest_queue p99 %.2f, want below least_load's %.2f", sq, ll)
+	}
+	if sq > rr/2 {
+		t.Errorf("shortest_queue p99 %.2f, want at most half round robin's %.2f", sq, rr)
+	}
+}

@@ -50,10 +50,10 @@ http {
 NGINX
 nginx -c "$dir/nginx.conf" -p "$dir" &
 pids+=($!)
-"$dir/master" -iface lo -http "$MASTER" -discovery ":$DISCOVERY" -log-level warning least_load 2>"$dir/master.log" &
+"$dir/master" -iface lo -http "$MASTER" -discovery ":$DISCOVERY" least_load 2>"$dir/master.log" &
 pids+=($!)
 for _ in 1 2 3; do
-	"$dir/slave" -iface lo -discovery-port "$DISCOVERY" -sd-dir '' -log-level warning 2>>"$dir/slaves.log" &
+	"$dir/slave" -iface lo -discovery-port "$DISCOVERY" -sd-dir '' 2>>"$dir/slaves.log" &
 	pids+=($!)
 done
 lb_wait_slaves "$MASTER" 3

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 )
 
 // ErrMalformed is wrapped by every decoding error.
@@ -85,8 +86,19 @@ func DecodePayload(t Type, p []byte) (Message, error) {
 		m = LoadRequest{Seq: r.u32()}
 	case TypeLoadReport:
 		m = LoadReport{Seq: r.u32(), Load: r.f64(), Factor: r.f64(), Committed: r.u64(), MaxLoad: r.u64(), Tasks: r.u32()}
+	case TypeLoadReportWorkers:
+		m = LoadReport{Seq: r.u32(), Load: r.f64(), Factor: r.f64(), Committed: r.u64(), MaxLoad: r.u64(), Tasks: r.u32(),
+			Workers: r.u16(), Busy: r.u16(), Queued: r.u32(), Completed: r.u64(), BusyMicros: r.u64()}
 	case TypeTaskRequest:
 		m = TaskRequest{ID: r.u64(), Task: r.u8(), N: r.u64()}
+	case TypeTaskInputRequest:
+		m = TaskInputRequest{ID: r.u64(), Name: r.taskName(), Input: r.taskData()}
+	case TypeTaskCancel:
+		m = TaskCancel{ID: r.u64()}
+	case TypeTaskCancelled:
+		m = TaskCancelled{ID: r.u64()}
+	case TypeTaskOffer:
+		m = TaskOffer{Tasks: r.offeredTasks()}
 	case TypeTaskAck:
 		m = TaskAck{ID: r.u64()}
 	case TypeTaskNak:
@@ -193,7 +205,55 @@ func (m LoadReport) appendPayload(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, math.Float64bits(m.Factor))
 	b = binary.BigEndian.AppendUint64(b, m.Committed)
 	b = binary.BigEndian.AppendUint64(b, m.MaxLoad)
-	return binary.BigEndian.AppendUint32(b, m.Tasks)
+	b = binary.BigEndian.AppendUint32(b, m.Tasks)
+	b = binary.BigEndian.AppendUint16(b, m.Workers)
+	b = binary.BigEndian.AppendUint16(b, m.Busy)
+	b = binary.BigEndian.AppendUint32(b, m.Queued)
+	b = binary.BigEndian.AppendUint64(b, m.Completed)
+	return binary.BigEndian.AppendUint64(b, m.BusyMicros)
+}
+
+func (m TaskInputRequest) appendPayload(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, m.ID)
+	b = appendStr8(b, m.Name)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Input)))
+	return append(b, m.Input...)
+}
+
+func (m TaskCancel) appendPayload(b []byte) []byte {
+	return binary.BigEndian.AppendUint64(b, m.ID)
+}
+
+func (m TaskCancelled) appendPayload(b []byte) []byte {
+	return binary.BigEndian.AppendUint64(b, m.ID)
+}
+
+// Offer flags.
+const (
+	offerBuiltin = 1 << iota
+	offerPerByte
+	offerFlags = offerBuiltin | offerPerByte
+)
+
+func (m TaskOffer) appendPayload(b []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(m.Tasks)))
+	for _, t := range m.Tasks {
+		b = appendStr8(b, t.Name)
+		var flags byte
+		if t.Builtin {
+			flags |= offerBuiltin
+		}
+		if t.PerByte {
+			flags |= offerPerByte
+		}
+		b = append(b, flags)
+		b = binary.BigEndian.AppendUint64(b, t.Load)
+		b = binary.BigEndian.AppendUint32(b, t.MaxInput)
+		b = binary.BigEndian.AppendUint32(b, t.MaxOutput)
+		b = binary.BigEndian.AppendUint32(b, t.TimeoutMillis)
+		b = binary.BigEndian.AppendUint16(b, t.Workers)
+	}
+	return b
 }
 
 func (m TaskRequest) appendPayload(b []byte) []byte {
@@ -363,4 +423,65 @@ func (r *reader) link() Link {
 		r.fail("unknown link %d", l)
 	}
 	return l
+}
+
+// taskName reads a str8 that must be a ValidTaskName.
+func (r *reader) taskName() string {
+	s := r.str8()
+	if r.err == nil && !ValidTaskName(s) {
+		r.fail("task name %q", s)
+	}
+	return s
+}
+
+// taskData reads a u32-length byte string of at most MaxTaskData, copied.
+func (r *reader) taskData() []byte {
+	n := r.u32()
+	if r.err == nil && n > MaxTaskData {
+		r.fail("task data of %d bytes exceeds %d", n, MaxTaskData)
+		return nil
+	}
+	if v := r.take(int(n)); len(v) > 0 {
+		return append([]byte(nil), v...)
+	}
+	return nil
+}
+
+// offerSize is the smallest encoding of an OfferedTask: a one-byte name.
+const offerSize = 2 + 1 + 8 + 4 + 4 + 4 + 2
+
+// offeredTasks reads a u16 count of OfferedTask, refusing a count over
+// MaxOfferedTasks or more than the payload can hold before allocating, a
+// name given twice, and limits over MaxTaskData.
+func (r *reader) offeredTasks() []OfferedTask {
+	n := int(r.u16())
+	if r.err != nil || n == 0 {
+		return nil
+	}
+	if n > MaxOfferedTasks || n*offerSize > len(r.b) {
+		r.fail("%d offered tasks in %d bytes (at most %d)", n, len(r.b), MaxOfferedTasks)
+		return nil
+	}
+	out := make([]OfferedTask, n)
+	for i := range out {
+		t := &out[i]
+		t.Name = r.taskName()
+		flags := r.u8()
+		t.Builtin, t.PerByte = flags&offerBuiltin != 0, flags&offerPerByte != 0
+		t.Load, t.MaxInput, t.MaxOutput, t.TimeoutMillis, t.Workers = r.u64(), r.u32(), r.u32(), r.u32(), r.u16()
+		switch {
+		case r.err != nil:
+			return nil
+		case flags&^offerFlags != 0:
+			r.fail("offer flags %#x", flags)
+		case t.MaxInput > MaxTaskData || t.MaxOutput > MaxTaskData:
+			r.fail("task %s limits %d/%d exceed %d", t.Name, t.MaxInput, t.MaxOutput, MaxTaskData)
+		case slices.ContainsFunc(out[:i], func(o OfferedTask) bool { return o.Name == t.Name }):
+			r.fail("task %s offered twice", t.Name)
+		}
+	}
+	if r.err != nil {
+		return nil
+	}
+	return out
 }

@@ -292,6 +292,66 @@ func malformedFrames() []struct {
 		{"result str32 shorter than rest", frame(v, packets.TypeTaskResult, cat(u64(1), []byte{1}, u64(0), u32(1), []byte("ab")))},
 		{"nak reason longer than rest", frame(v, packets.TypeTaskNak, cat(u64(1), []byte{255}, []byte("abc")))},
 		{"task request truncated", frame(v, packets.TypeTaskRequest, cat(u64(1), []byte{1}, u32(0)))},
+		{"unknown type after the last", frame(v, packets.LastType+1, u64(1))},
+		{"workers report cut in its new fields", frame(v, packets.TypeLoadReportWorkers,
+			cat(u32(1), f64(0), f64(0), u64(1), u64(2), u32(3), u16(2), u16(1)))},
+		{"cancel truncated", frame(v, packets.TypeTaskCancel, u32(1))},
+		{"cancelled trailing byte", frame(v, packets.TypeTaskCancelled, cat(u64(1), []byte{0}))},
+		{"input request empty name", frame(v, packets.TypeTaskInputRequest, cat(u64(1), []byte{0}, u32(0)))},
+		{"input request name with a slash", frame(v, packets.TypeTaskInputRequest, cat(u64(1), offerName("a/b"), u32(0)))},
+		{"input request name upper case", frame(v, packets.TypeTaskInputRequest, cat(u64(1), offerName("Sha"), u32(0)))},
+		{"input request name of 65 bytes", frame(v, packets.TypeTaskInputRequest, cat(u64(1), offerName(strings.Repeat("a", 65)), u32(0)))},
+		{"input request input over MaxTaskData", frame(v, packets.TypeTaskInputRequest,
+			cat(u64(1), offerName("sha"), u32(packets.MaxTaskData+1), make([]byte, packets.MaxTaskData+1)))},
+		{"input request input longer than rest", frame(v, packets.TypeTaskInputRequest, cat(u64(1), offerName("sha"), u32(9), []byte("x")))},
+		{"offer count over MaxOfferedTasks", frame(v, packets.TypeTaskOffer,
+			cat(u16(packets.MaxOfferedTasks+1), bytes.Repeat(offered("a", 0, 0, 0), packets.MaxOfferedTasks+1)))},
+		{"offer count beyond payload", frame(v, packets.TypeTaskOffer, cat(u16(3), offered("a", 0, 0, 0)))},
+		{"offer name twice", frame(v, packets.TypeTaskOffer, cat(u16(2), offered("a", 0, 0, 0), offered("a", 0, 0, 0)))},
+		{"offer unknown flag", frame(v, packets.TypeTaskOffer, cat(u16(1), offered("a", 4, 0, 0)))},
+		{"offer max input over MaxTaskData", frame(v, packets.TypeTaskOffer, cat(u16(1), offered("a", 0, packets.MaxTaskData+1, 0)))},
+		{"offer max output over MaxTaskData", frame(v, packets.TypeTaskOffer, cat(u16(1), offered("a", 0, 0, packets.MaxTaskData+1)))},
+		{"offer bad name", frame(v, packets.TypeTaskOffer, cat(u16(1), offered("9a", 0, 0, 0)))},
+		{"offer cut in its last task", frame(v, packets.TypeTaskOffer, cat(u16(1), offered("abc", 0, 0, 0)[:10]))},
+	}
+}
+
+// offerName is a str8 name.
+func offerName(s string) []byte { return append([]byte{byte(len(s))}, s...) }
+
+// offered is one encoded OfferedTask.
+func offered(name string, flags byte, maxIn, maxOut uint32) []byte {
+	return cat(offerName(name), []byte{flags}, u64(1), u32(maxIn), u32(maxOut), u32(0), u16(0))
+}
+
+// TestOldLoadReportDecodes: a slave of the first protocol sends type 6; its
+// report still decodes, with the newer fields zero ("not reported").
+func TestOldLoadReportDecodes(t *testing.T) {
+	t.Parallel()
+	b := frame(packets.Version, packets.TypeLoadReport, cat(u32(7), f64(0.5), f64(0.25), u64(2), u64(10), u32(1)))
+	m, err := packets.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := packets.LoadReport{Seq: 7, Load: 0.5, Factor: 0.25, Committed: 2, MaxLoad: 10, Tasks: 1}
+	if m != want {
+		t.Fatalf("Decode = %#v, want %#v", m, want)
+	}
+}
+
+func TestValidTaskName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		s  string
+		ok bool
+	}{
+		{"sha", true}, {"a", true}, {"thumb-2_x", true}, {strings.Repeat("a", packets.MaxTaskName), true},
+		{"", false}, {"9a", false}, {"_a", false}, {"-a", false}, {"Sha", false}, {"a b", false}, {"a/b", false},
+		{"a.b", false}, {"é", false}, {strings.Repeat("a", packets.MaxTaskName+1), false}, {"a\x00", false},
+	} {
+		if got := packets.ValidTaskName(tc.s); got != tc.ok {
+			t.Errorf("ValidTaskName(%q) = %v, want %v", tc.s, got, tc.ok)
+		}
 	}
 }
 
@@ -400,5 +460,22 @@ func BenchmarkEncodeDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestInputDoesNotAlias: a decoded TaskInputRequest's input is a copy, as
+// the frame reader reuses its buffer for the next frame.
+func TestInputDoesNotAlias(t *testing.T) {
+	t.Parallel()
+	b := packets.Encode(packets.TaskInputRequest{ID: 1, Name: "sha", Input: []byte("input")})
+	got, err := packets.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := packets.HeaderSize; i < len(b); i++ {
+		b[i] = 'X'
+	}
+	if in := got.(packets.TaskInputRequest).Input; string(in) != "input" {
+		t.Fatalf("decoded input changed with its frame: %q", in)
 	}
 }

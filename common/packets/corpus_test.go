@@ -1,6 +1,7 @@
 package packets_test
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
 	"strings"
@@ -75,14 +76,16 @@ func corpus() []namedMessage {
 		{"LoadRequest/zero", packets.LoadRequest{}},
 		{"LoadRequest/max", packets.LoadRequest{Seq: math.MaxUint32}},
 
-		{"LoadReport/zero", packets.LoadReport{}},
-		{"LoadReport/typical", packets.LoadReport{Seq: 3, Load: 0.75, Factor: 0.25, Committed: 3, MaxLoad: 100, Tasks: 2}},
-		{"LoadReport/max", packets.LoadReport{
+		{"LoadReportWorkers/zero", packets.LoadReport{}},
+		{"LoadReportWorkers/typical", packets.LoadReport{Seq: 3, Load: 0.75, Factor: 0.25, Committed: 3, MaxLoad: 100, Tasks: 2,
+			Workers: 2, Busy: 1, Queued: 1, Completed: 40, BusyMicros: 1_500_000}},
+		{"LoadReportWorkers/max", packets.LoadReport{
 			Seq: math.MaxUint32, Load: math.MaxFloat64, Factor: math.MaxFloat64,
 			Committed: math.MaxUint64, MaxLoad: math.MaxUint64, Tasks: math.MaxUint32,
+			Workers: math.MaxUint16, Busy: math.MaxUint16, Queued: math.MaxUint32, Completed: math.MaxUint64, BusyMicros: math.MaxUint64,
 		}},
-		{"LoadReport/smallest subnormal", packets.LoadReport{Load: math.SmallestNonzeroFloat64, Factor: math.SmallestNonzeroFloat64}},
-		{"LoadReport/negative zero", packets.LoadReport{Load: math.Copysign(0, -1), Factor: math.Copysign(0, -1)}},
+		{"LoadReportWorkers/smallest subnormal", packets.LoadReport{Load: math.SmallestNonzeroFloat64, Factor: math.SmallestNonzeroFloat64}},
+		{"LoadReportWorkers/negative zero", packets.LoadReport{Load: math.Copysign(0, -1), Factor: math.Copysign(0, -1)}},
 
 		{"TaskRequest/zero", packets.TaskRequest{}},
 		{"TaskRequest/max", packets.TaskRequest{ID: math.MaxUint64, Task: math.MaxUint8, N: math.MaxUint64}},
@@ -98,6 +101,26 @@ func corpus() []namedMessage {
 		{"TaskResult/error text", packets.TaskResult{ID: math.MaxUint64, Body: "context canceled"}},
 		{"TaskResult/binary body", packets.TaskResult{ID: 1, OK: true, Body: "\x00\xff\x01\xfe" + reason255}},
 		{"TaskResult/about 200 KB", packets.TaskResult{ID: 1 << 63, OK: true, Body: bigBody}},
+
+		{"TaskCancel/zero", packets.TaskCancel{}},
+		{"TaskCancel/max", packets.TaskCancel{ID: math.MaxUint64}},
+		{"TaskCancelled/zero", packets.TaskCancelled{}},
+		{"TaskCancelled/max", packets.TaskCancelled{ID: math.MaxUint64}},
+
+		{"TaskOffer/empty", packets.TaskOffer{}},
+		{"TaskOffer/built-ins and two own", packets.TaskOffer{Tasks: []packets.OfferedTask{
+			{Name: "fibonacci", Builtin: true},
+			{Name: "primes", Builtin: true},
+			{Name: "sha", Load: 1, PerByte: true, MaxInput: 512 << 10, MaxOutput: 65, TimeoutMillis: 2000, Workers: 2},
+			{Name: "thumb-2_x", Load: math.MaxUint64, MaxInput: packets.MaxTaskData, MaxOutput: packets.MaxTaskData,
+				TimeoutMillis: math.MaxUint32, Workers: math.MaxUint16},
+		}}},
+		{"TaskOffer/most tasks, longest names", packets.TaskOffer{Tasks: manyOffered(packets.MaxOfferedTasks)}},
+
+		{"TaskInputRequest/empty input", packets.TaskInputRequest{ID: 1, Name: "sha"}},
+		{"TaskInputRequest/binary", packets.TaskInputRequest{ID: math.MaxUint64, Name: "t", Input: []byte("\x00\xff\n,\"")}},
+		{"TaskInputRequest/largest input", packets.TaskInputRequest{ID: 2, Name: strings.Repeat("n", packets.MaxTaskName),
+			Input: []byte(strings.Repeat("i", packets.MaxTaskData))}},
 	}
 }
 
@@ -109,6 +132,16 @@ func smallCorpus(limit int) []namedMessage {
 		if len(packets.Encode(c.m)) <= limit {
 			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// manyOffered returns n distinct offered tasks with the longest names.
+func manyOffered(n int) []packets.OfferedTask {
+	out := make([]packets.OfferedTask, n)
+	for i := range out {
+		name := fmt.Sprintf("t%02d", i)
+		out[i] = packets.OfferedTask{Name: name + strings.Repeat("x", packets.MaxTaskName-len(name)), Load: uint64(i)}
 	}
 	return out
 }

@@ -42,6 +42,12 @@
 //	20 SlaveJoinReplyBound     UDP, sealed  as SlaveJoinReply, then request nonce u64, to (ip, port u16), from (ip, port u16)
 //	21 MonitorJoinRequestBound UDP, sealed  as SlaveJoinRequestBound, for a monitor
 //	22 MonitorJoinReplyBound   UDP, sealed  as SlaveJoinReplyBound, for a monitor
+//	23 TaskCancel         TCP master→slave   id u64: stop the task, or drop it if not started (task link)
+//	24 TaskCancelled      TCP slave→master   id u64: stopped or dropped on a cancel, its load is free; no result follows
+//	25 LoadReportWorkers  TCP slave→master   as LoadReport, then workers u16, busy u16, queued u32, completed u64, busy µs u64
+//	26 TaskOffer          TCP slave→master   count u16 (≤ 64), count × (name str8, flags u8 (1 built-in, 2 load per byte),
+//	                                         load u64, max input u32, max output u32, timeout ms u32, workers u16); result link
+//	27 TaskInputRequest   TCP master→slave   id u64, name str8, input u32-length bytes (≤ MaxTaskData)
 //
 // The handshake: a slave broadcasts SlaveJoinRequest; the master answers
 // SlaveJoinReply (an ACK carries a fresh random token, a NAK a reason); the
@@ -60,6 +66,14 @@
 // nonces of the request and of the reply that accepted it; LinkHello is the
 // first frame inside. Without a secret the wire is the original one: types
 // 1-18, plain frames.
+//
+// A task's life on the links: the master sends TaskRequest (a built-in, by
+// code, on a number) or TaskInputRequest (an offered task, by name, on
+// bytes); the slave answers TaskAck or TaskNak, then one of TaskResult or,
+// after a TaskCancel, TaskCancelled. A slave sends TaskOffer first on its
+// result link, and again when what it offers changes; it reports its load
+// as LoadReportWorkers, which a master also accepts as the older
+// LoadReport. A task name is [a-z][a-z0-9_-]*, at most 64 bytes.
 //
 // Versioning: the Version byte changes only for an incompatible change of
 // the frame itself; a new message, or new fields, get new type values (as

@@ -50,10 +50,17 @@ const (
 	TypeSlaveJoinReplyBound     Type = 20
 	TypeMonitorJoinRequestBound Type = 21
 	TypeMonitorJoinReplyBound   Type = 22
+	// 23-27: cancelling a task, the slave's workers in its load report,
+	// the tasks a slave offers, and a task run by name on input bytes.
+	TypeTaskCancel        Type = 23
+	TypeTaskCancelled     Type = 24
+	TypeLoadReportWorkers Type = 25
+	TypeTaskOffer         Type = 26
+	TypeTaskInputRequest  Type = 27
 )
 
 // LastType is the highest type value in use.
-const LastType = TypeMonitorJoinReplyBound
+const LastType = TypeTaskInputRequest
 
 func (t Type) String() string {
 	switch t {
@@ -101,6 +108,16 @@ func (t Type) String() string {
 		return "MonitorJoinRequestBound"
 	case TypeMonitorJoinReplyBound:
 		return "MonitorJoinReplyBound"
+	case TypeTaskCancel:
+		return "TaskCancel"
+	case TypeTaskCancelled:
+		return "TaskCancelled"
+	case TypeLoadReportWorkers:
+		return "LoadReportWorkers"
+	case TypeTaskOffer:
+		return "TaskOffer"
+	case TypeTaskInputRequest:
+		return "TaskInputRequest"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -238,13 +255,22 @@ type LoadReport struct {
 	Committed uint64
 	MaxLoad   uint64
 	Tasks     uint32
-	// The fields of type 25 (wire.md); until the lead's packets commit lands
-	// they are not on the wire, so they decode as zero ("not reported").
-	Workers    uint16 // worker slots; 0 = no limit
-	Busy       uint16 // workers computing now
-	Queued     uint32 // admitted tasks waiting for a worker
-	Completed  uint64 // tasks finished since the slave started
-	BusyMicros uint64 // worker-time spent computing since the slave started
+	// The fields below travel only in a LoadReportWorkers (type 25, what
+	// this code sends); decoded from a type-6 report they are zero, which
+	// means "not reported".
+
+	// Workers is the number of worker slots, 0 for no limit (every admitted
+	// task computes at once); Busy how many compute now (the cheap lane's
+	// tasks not counted); Queued how many admitted tasks wait for a worker.
+	Workers uint16
+	Busy    uint16
+	Queued  uint32
+	// Completed counts the tasks the slave finished since it started, any
+	// outcome; BusyMicros the worker time they took, summed over workers.
+	// The master derives a completion rate and a utilisation from two
+	// reports.
+	Completed  uint64
+	BusyMicros uint64
 }
 
 // TaskRequest asks a slave to run task Task on input N.
@@ -273,6 +299,82 @@ type TaskResult struct {
 	OK            bool
 	ComputeMicros uint64
 	Body          string
+}
+
+// TaskCancel tells the slave to stop task ID, or to drop it if it has not
+// started. A cancel for a task the slave no longer holds is ignored.
+type TaskCancel struct {
+	ID uint64
+}
+
+// TaskCancelled tells the master that task ID was stopped or dropped on its
+// cancel: its load and worker are free. It is the task's last message: no
+// result follows. A task whose result went out first gets no TaskCancelled.
+type TaskCancelled struct {
+	ID uint64
+}
+
+// TaskOffer lists the tasks a slave runs. A slave sends it first on its
+// result link, before any result, and again whenever the list changes; one
+// that sends none offers the built-ins fibonacci and primes.
+type TaskOffer struct {
+	Tasks []OfferedTask
+}
+
+// OfferedTask is one task of a TaskOffer.
+type OfferedTask struct {
+	Name string // ValidTaskName
+	// Builtin marks a task of common/tasks: the master knows its input
+	// limits and load, and the fields below are zero.
+	Builtin bool
+	// Load is the task's load estimate, per input byte when PerByte, else
+	// per task.
+	PerByte bool
+	Load    uint64
+	// MaxInput and MaxOutput cap the task's input and result, in bytes, at
+	// most MaxTaskData.
+	MaxInput, MaxOutput uint32
+	// TimeoutMillis is the slave's time limit for one run, 0 for none
+	// beyond the master's own.
+	TimeoutMillis uint32
+	// Workers is how many of it may run at once, 0 for the slave's shared
+	// workers.
+	Workers uint16
+}
+
+// TaskInputRequest asks a slave to run its offered task Name on Input. It is
+// answered as a TaskRequest is: TaskAck or TaskNak, then TaskResult (whose
+// Body may be binary) or TaskCancelled.
+type TaskInputRequest struct {
+	ID    uint64
+	Name  string
+	Input []byte
+}
+
+const (
+	// MaxOfferedTasks caps the tasks of one TaskOffer.
+	MaxOfferedTasks = 64
+	// MaxTaskName caps a task's name.
+	MaxTaskName = 64
+	// MaxTaskData caps a task's input and a result's body, leaving room in
+	// a frame for the fields around them.
+	MaxTaskData = MaxPayload - 4096
+)
+
+// ValidTaskName reports whether s may name a task: 1 to MaxTaskName bytes of
+// [a-z0-9_-], starting with a letter, so that it is a safe URL path, metric
+// label and log field.
+func ValidTaskName(s string) bool {
+	if len(s) == 0 || len(s) > MaxTaskName || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 func (m JoinRequest) Type() Type {
@@ -307,8 +409,12 @@ func (Leaving) Type() Type            { return TypeLeaving }
 func (LeaveAck) Type() Type           { return TypeLeaveAck }
 func (LinkHello) Type() Type          { return TypeLinkHello }
 func (LoadRequest) Type() Type        { return TypeLoadRequest }
-func (LoadReport) Type() Type         { return TypeLoadReport }
+func (LoadReport) Type() Type         { return TypeLoadReportWorkers }
 func (TaskRequest) Type() Type        { return TypeTaskRequest }
 func (TaskAck) Type() Type            { return TypeTaskAck }
 func (TaskNak) Type() Type            { return TypeTaskNak }
 func (TaskResult) Type() Type         { return TypeTaskResult }
+func (TaskCancel) Type() Type         { return TypeTaskCancel }
+func (TaskCancelled) Type() Type      { return TypeTaskCancelled }
+func (TaskOffer) Type() Type          { return TypeTaskOffer }
+func (TaskInputRequest) Type() Type   { return TypeTaskInputRequest }

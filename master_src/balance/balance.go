@@ -147,6 +147,7 @@ var algorithms = map[string]func(seed uint64) Algorithm{
 	"prequal":              func(seed uint64) Algorithm { return newPrequal(seed) },
 	"join_idle_queue":      func(seed uint64) Algorithm { return newJoinIdleQueue(seed) },
 	"weighted_round_robin": func(uint64) Algorithm { return newWeightedRoundRobin() },
+	"shortest_queue":       func(uint64) Algorithm { return newShortestQueue() },
 }
 
 // Default is the algorithm used when none is named.

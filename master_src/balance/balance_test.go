@@ -439,7 +439,7 @@ func TestAlgorithmsPreferAFreeWorker(t *testing.T) {
 // (nginx's least_conn, HAProxy's leastconn), and only among the tied.
 func TestTiesRotate(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"least_load", "least_difference", "least_latency", "join_idle_queue"} {
+	for _, name := range []string{"least_load", "least_difference", "least_latency", "join_idle_queue", "shortest_queue"} {
 		for _, tt := range []struct {
 			name   string
 			slaves []slave
