@@ -43,84 +43,210 @@ func (m *Master) runTask(ctx context.Context, t tasks.Task, n uint64) (taskOutco
 }
 
 func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.Time) (taskOutcome, error) {
-	id := m.taskSeq.Add(1)
-	load := t.Load(n)
-	var skip []balance.Slave
+	r := &taskRun{m: m, t: t, n: n, load: t.Load(n), id: m.taskSeq.Add(1)}
+	defer r.cancelAll()
 	queueDeadline := start.Add(m.opts.QueueWait)
 	taskCtx := ctx
 	dispatched := false
-	attempts := 0 // slaves lost under the task
+	tryTimer := time.NewTimer(m.opts.TaskTimeout)
+	tryTimer.Stop() // armed by armTry
+	defer tryTimer.Stop()
 	for {
-		mb, err := m.pool.acquire(taskCtx, t.Code, load, &skip, queueDeadline)
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				err = errTaskTimeout
+		if len(r.tries) == 0 {
+			mb, err := m.pool.acquire(taskCtx, t.Code, r.load, &r.skip, queueDeadline)
+			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+					err = errTaskTimeout
+				}
+				return taskOutcome{TaskID: r.id}, err
 			}
-			return taskOutcome{TaskID: id}, err
-		}
-		if !dispatched {
-			// From the first dispatch on, the task timeout bounds everything,
-			// re-dispatches included.
-			dispatched = true
-			var cancel context.CancelFunc
-			taskCtx, cancel = context.WithTimeout(ctx, m.opts.TaskTimeout)
-			defer cancel()
-			queueDeadline = start.Add(m.opts.QueueWait + m.opts.TaskTimeout)
-		}
-		if m.log.DebugEnabled() {
-			m.log.Debug("assigned task", "task_id", id, "task", t.Name, "n", n, "slave", mb.s.key.nodeKey)
-		}
-		ev, err := m.runOn(taskCtx, mb, t, n, load)
-		switch {
-		case err != nil:
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				m.log.Warning("task timed out", "task_id", id, "slave", mb.s.key.nodeKey, "after", time.Since(start))
-				err = errTaskTimeout
+			if !dispatched {
+				// From the first dispatch on, the task timeout bounds
+				// everything, re-dispatches and hedges included.
+				dispatched = true
+				var cancel context.CancelFunc
+				taskCtx, cancel = context.WithTimeout(ctx, m.opts.TaskTimeout)
+				defer cancel()
+				queueDeadline = start.Add(m.opts.QueueWait + m.opts.TaskTimeout)
 			}
-			return taskOutcome{TaskID: id, Slave: mb.s.key.nodeKey}, err
-		case ev.kind == outcomeResult && ev.result.OK:
-			return taskOutcome{TaskID: id, Value: ev.result.Body, Slave: mb.s.key.nodeKey, Duration: time.Since(start),
-				Compute: time.Duration(ev.result.ComputeMicros) * time.Microsecond}, nil
-		case ev.kind == outcomeResult:
-			m.log.Warning("task failed on slave", "task_id", id, "slave", mb.s.key.nodeKey, "err", ev.result.Body)
-			return taskOutcome{TaskID: id, Slave: mb.s.key.nodeKey}, fmt.Errorf("%w on %s: %s", errTaskFailed, mb.s.key.nodeKey, ev.result.Body)
-		case ev.kind == outcomeNak:
-			skip = append(skip, mb)
-			m.log.Debug("slave refused task", "task_id", id, "slave", mb.s.key.nodeKey, "reason", ev.reason)
-		case ev.kind == outcomeLost:
-			attempts++
-			m.log.Warning("slave lost with task", "task_id", id, "slave", mb.s.key.nodeKey, "cause", ev.reason)
-			if attempts >= m.opts.MaxAttempts {
-				m.log.Error("task given up", "task_id", id, "task", t.Name, "n", n, "attempts", attempts)
-				return taskOutcome{TaskID: id}, fmt.Errorf("%w: %d slaves were lost while running it", errTaskFailed, attempts)
+			if !r.start(mb) {
+				continue
 			}
-			m.metrics.redispatched.Inc()
+			r.armTry(tryTimer)
+		}
+		var ev event
+		var i int
+		select {
+		case ev = <-r.events(0):
+		case ev = <-r.events(1):
+			i = 1
+		case <-tryTimer.C:
+			if r.tryTimedOut() {
+				r.armTry(tryTimer)
+			}
+			continue
+		case <-taskCtx.Done():
+			if ctx.Err() != nil {
+				return taskOutcome{TaskID: r.id}, ctx.Err()
+			}
+			for _, a := range r.tries {
+				r.timedOutOn(a)
+			}
+			m.log.Warning("task timed out", "task_id", r.id, "slave", r.tries[0].mb.s.key.nodeKey, "after", time.Since(start))
+			return taskOutcome{TaskID: r.id, Slave: r.tries[0].mb.s.key.nodeKey}, errTaskTimeout
+		}
+		if out, done, err := r.settle(i, ev, start); done {
+			return out, err
 		}
 	}
 }
 
-// runOn sends the task to mb, whose load is already reserved, and waits for
-// its final outcome (result, refusal or loss).
-func (m *Master) runOn(ctx context.Context, mb *member, t tasks.Task, n, load uint64) (event, error) {
-	req := packets.TaskRequest{ID: m.wireSeq.Add(1), Task: t.Code, N: n}
-	c, err := mb.s.link.send(req, load)
+// taskRun is one task's way through the pool: its tries in flight (the
+// first, and at most one hedge), the slaves that refused it, and how many
+// were lost under it. submit's goroutine owns it.
+type taskRun struct {
+	m       *Master
+	t       tasks.Task
+	n, load uint64
+	id      uint64     // the user-visible task ID
+	tries   []*attempt // in flight, oldest first; at most 2
+	skip    []balance.Slave
+	lost    int  // slaves lost under the task
+	hedged  bool // a hedge was sent: no second one
+}
+
+// attempt is one try of the task on one slave, its load reserved there.
+type attempt struct {
+	mb       *member
+	wireID   uint64
+	c        *call
+	sentAt   time.Time
+	timedOut bool // counted against its slave already
+}
+
+// armTry starts timer for the newest try's per-try timeout; a try that may
+// take the whole task timeout needs none (the task timeout ends it).
+func (r *taskRun) armTry(timer *time.Timer) {
+	timer.Stop() // a timer armed for an earlier try must not fire for this one
+	if d := r.m.tryTimes.timeout(r.t.Code, r.load); d < r.m.opts.TaskTimeout {
+		timer.Reset(d)
+	}
+}
+
+// events is try i's outcome channel, nil (never ready) if there is none.
+func (r *taskRun) events(i int) chan event {
+	if i < len(r.tries) {
+		return r.tries[i].c.events
+	}
+	return nil
+}
+
+// start sends the task to mb, whose load is reserved, as a new try. A link
+// lost before the task went out is like a refusal: it costs no attempt.
+func (r *taskRun) start(mb *member) bool {
+	m := r.m
+	if m.log.DebugEnabled() {
+		m.log.Debug("assigned task", "task_id", r.id, "task", r.t.Name, "n", r.n, "slave", mb.s.key.nodeKey)
+	}
+	req := packets.TaskRequest{ID: m.wireSeq.Add(1), Task: r.t.Code, N: r.n}
+	c, err := mb.s.link.send(req, r.load)
 	if err != nil {
-		// Lost before the task went out: like a refusal, it costs no attempt.
-		m.pool.release(mb, load)
-		return event{kind: outcomeNak, reason: err.Error()}, nil
+		m.pool.release(mb, r.load)
+		r.skip = append(r.skip, mb)
+		return false
 	}
-	select {
-	case ev := <-c.events:
-		switch {
-		case ev.kind == outcomeNak:
-			mb.s.refused.Add(1)
-		case ev.kind == outcomeResult && ev.result.OK:
-			mb.s.done.Add(1)
-		case ev.kind == outcomeResult:
-			mb.s.failed.Add(1)
+	r.tries = append(r.tries, &attempt{mb: mb, wireID: req.ID, c: c, sentAt: time.Now()})
+	return true
+}
+
+// tryTimedOut handles the newest try passing its per-try timeout: it counts
+// against that slave, and the task is also sent to another slave with room
+// now, unless it was hedged already. It reports whether a hedge went out.
+func (r *taskRun) tryTimedOut() bool {
+	last := r.tries[len(r.tries)-1]
+	r.timedOutOn(last)
+	if r.hedged {
+		return false
+	}
+	skip := r.skip
+	for _, a := range r.tries {
+		skip = append(skip, a.mb)
+	}
+	mb := r.m.pool.tryAcquire(r.t.Code, r.load, skip)
+	if mb == nil || !r.start(mb) {
+		return false
+	}
+	r.hedged = true
+	mb.s.hedged.Add(1)
+	r.m.counts.hedged.Add(1)
+	r.m.log.Debug("task hedged", "task_id", r.id, "slow_slave", last.mb.s.key.nodeKey, "slave", mb.s.key.nodeKey)
+	return true
+}
+
+// timedOutOn counts a try that passed its per-try timeout against its
+// slave, once.
+func (r *taskRun) timedOutOn(a *attempt) {
+	if !a.timedOut {
+		a.timedOut = true
+		r.failedOn(a.mb, a.sentAt)
+	}
+}
+
+// failedOn counts a try on mb that failed (sentAt zero) or timed out, and
+// logs the slave's ejection if that ejects it.
+func (r *taskRun) failedOn(mb *member, sentAt time.Time) {
+	if d := r.m.pool.tryFailed(mb, sentAt, time.Now()); d > 0 {
+		r.m.counts.ejections.Add(1)
+		r.m.log.Info("slave ejected: its tries timed out or failed in a row", "slave", mb.s.key.nodeKey, "for", d)
+	}
+}
+
+// settle handles try i's outcome. done says the task is over, with out and
+// err; else the task goes on (another try is in flight, or one is needed).
+func (r *taskRun) settle(i int, ev event, start time.Time) (out taskOutcome, done bool, err error) {
+	m, a := r.m, r.tries[i]
+	r.tries = append(r.tries[:i], r.tries[i+1:]...)
+	key := a.mb.s.key.nodeKey
+	switch {
+	case ev.kind == outcomeResult && ev.result.OK:
+		a.mb.s.done.Add(1)
+		m.pool.tryAnswered(a.mb)
+		m.tryTimes.observe(r.t.Code, time.Since(a.sentAt), r.load)
+		return taskOutcome{TaskID: r.id, Value: ev.result.Body, Slave: key, Duration: time.Since(start),
+			Compute: time.Duration(ev.result.ComputeMicros) * time.Microsecond}, true, nil
+	case ev.kind == outcomeResult:
+		a.mb.s.failed.Add(1)
+		r.failedOn(a.mb, time.Time{})
+		m.log.Warning("task failed on slave", "task_id", r.id, "slave", key, "err", ev.result.Body)
+		return taskOutcome{TaskID: r.id, Slave: key}, true, fmt.Errorf("%w on %s: %s", errTaskFailed, key, ev.result.Body)
+	case ev.kind == outcomeLost:
+		r.lost++
+		m.log.Warning("slave lost with task", "task_id", r.id, "slave", key, "cause", ev.reason)
+		if len(r.tries) > 0 {
+			return out, false, nil // the hedge goes on
 		}
-		return ev, nil
-	case <-ctx.Done():
-		return event{}, ctx.Err()
+		if r.lost >= m.opts.MaxAttempts {
+			m.log.Error("task given up", "task_id", r.id, "task", r.t.Name, "n", r.n, "attempts", r.lost)
+			return taskOutcome{TaskID: r.id}, true, fmt.Errorf("%w: %d slaves were lost while running it", errTaskFailed, r.lost)
+		}
+		m.metrics.redispatched.Inc()
+	default: // a refusal, or a cancel the slave decided on: try elsewhere
+		a.mb.s.refused.Add(1)
+		r.skip = append(r.skip, a.mb)
+		m.log.Debug("slave refused task", "task_id", r.id, "slave", key, "reason", ev.reason)
 	}
+	return out, false, nil
+}
+
+// cancelAll cancels every try still in flight (the task is over: its client
+// left, it timed out, or another try won). Each keeps its slave's load until
+// the slave answers.
+func (r *taskRun) cancelAll() {
+	for _, a := range r.tries {
+		if a.mb.s.link.cancel(a.wireID) {
+			a.mb.s.cancelled.Add(1)
+			r.m.counts.cancelled.Add(1)
+		}
+	}
+	r.tries = nil
 }

@@ -42,7 +42,7 @@ func TestPoolFillsFiguresFromReports(t *testing.T) {
 			packets.LoadReport{MaxLoad: 1000, Workers: 2}, 0, 0, 2, 0},
 	}
 	for _, s := range steps {
-		p.reportAt(mb, s.report, t0.Add(s.at))
+		p.report(mb, s.report, t0.Add(s.at))
 		f := mb.Figures()
 		if math.Abs(f.Rate-s.rate) > 1e-9 || math.Abs(f.Utilisation-s.util) > 1e-9 || f.Workers != s.workers || f.Busy != s.busy {
 			t.Errorf("%s: rate %v, utilisation %v, workers %d, busy %d; want %v, %v, %d, %d",
@@ -72,7 +72,7 @@ func TestPoolFillsFiguresFromReports(t *testing.T) {
 		held = held[1:]
 		idle(want)
 	}
-	p.reportAt(mb, packets.LoadReport{MaxLoad: 1000}, t0.Add(time.Minute))
+	p.report(mb, packets.LoadReport{MaxLoad: 1000}, t0.Add(time.Minute))
 	idle(0) // no worker limit reported: no idle notice
 }
 

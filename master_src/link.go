@@ -18,9 +18,10 @@ import (
 type outcome int
 
 const (
-	outcomeNak    outcome = iota // the slave refused it
-	outcomeResult                // the slave returned a result
-	outcomeLost                  // the slave was lost before answering
+	outcomeNak       outcome = iota // the slave refused it
+	outcomeResult                   // the slave returned a result
+	outcomeLost                     // the slave was lost before answering
+	outcomeCancelled                // the slave stopped or dropped it on a cancel
 )
 
 type event struct {
@@ -31,12 +32,15 @@ type event struct {
 
 // call is a task sent on a link and not yet finished. Its events channel
 // holds the final outcome, so the reader never blocks on a requester that
-// has gone away.
+// has gone away. A cancelled call stays until the slave answers (its
+// TaskCancelled or a late result): until then its load is still the
+// slave's.
 type call struct {
-	task   uint8
-	load   uint64
-	sentAt time.Time
-	events chan event
+	task      uint8
+	load      uint64
+	sentAt    time.Time
+	events    chan event
+	cancelled bool // a TaskCancel went out for it; guarded by the link's mu
 }
 
 // linkEvents is what a link tells its session, each on the goroutine that
@@ -167,6 +171,27 @@ func (l *slaveLink) send(req packets.TaskRequest, load uint64) (*call, error) {
 	return c, nil
 }
 
+// cancel asks the slave to stop task id, sent on this link and not yet
+// answered, and reports whether the TaskCancel went out. A draining slave is
+// sent none: it said it has every request, and finishes them anyway.
+func (l *slaveLink) cancel(id uint64) bool {
+	l.mu.Lock()
+	c := l.calls[id]
+	if c == nil || c.cancelled || l.leaving || l.lostErr != nil {
+		l.mu.Unlock()
+		return false
+	}
+	c.cancelled = true
+	err := l.tasks.Queue(packets.TaskCancel{ID: id})
+	l.mu.Unlock()
+	if err != nil {
+		l.lose(fmt.Errorf("writing task cancel: %w", err))
+		return false
+	}
+	l.tasks.YieldAndFlush()
+	return true
+}
+
 // isLeaving reports whether the slave said it is leaving.
 func (l *slaveLink) isLeaving() bool {
 	l.mu.Lock()
@@ -214,6 +239,11 @@ func (l *slaveLink) readResults(group *sync.WaitGroup) error {
 			if c := l.finish(m.ID); c != nil {
 				l.events.finished(c.task, c.load, time.Since(c.sentAt), 0, false)
 				c.events <- event{kind: outcomeNak, reason: m.Reason}
+			}
+		case packets.TaskCancelled:
+			if c := l.finish(m.ID); c != nil {
+				l.events.finished(c.task, c.load, time.Since(c.sentAt), 0, false)
+				c.events <- event{kind: outcomeCancelled}
 			}
 		case packets.TaskResult:
 			if c := l.finish(m.ID); c != nil {

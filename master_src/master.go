@@ -39,8 +39,10 @@ type Master struct {
 	// the shutdown grace period is over.
 	cancelRequests context.CancelFunc
 
-	taskSeq atomic.Uint64 // user-visible task IDs
-	wireSeq atomic.Uint64 // IDs of task requests on the wire
+	taskSeq  atomic.Uint64 // user-visible task IDs
+	wireSeq  atomic.Uint64 // IDs of task requests on the wire
+	tryTimes *tryTimeouts  // per task type, when a try is slow enough to hedge
+	counts   tryCounts     // cancels, hedges and ejections since start
 
 	wg sync.WaitGroup // the HTTP server, discovery, and every session
 }
@@ -65,7 +67,10 @@ func New(opts Options) (*Master, error) {
 		stats: newStats(opts.RecentTasks, time.Now()), page: page,
 	}
 	m.pool.slowStart = opts.SlowStart
-	m.metrics = newMetrics(m.pool)
+	m.pool.maxUnfinished = opts.SlaveMaxUnfinished
+	m.pool.outliers = outlierRules{after: opts.EjectAfter, base: opts.EjectBase, maxPercent: opts.EjectMaxPercent}
+	m.tryTimes = newTryTimeouts(opts.TryTimeoutFloor, opts.TaskTimeout)
+	m.metrics = newMetrics(m.pool, &m.counts)
 	lc := net.ListenConfig{}
 	if opts.Iface != "" {
 		lc.Control = netif.BindToDevice(opts.Iface)

@@ -1,6 +1,8 @@
 package master
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -15,7 +17,15 @@ type metrics struct {
 	handshakeDropped *prometheus.CounterVec
 }
 
-func newMetrics(p *pool) *metrics {
+// tryCounts are the master's totals of what dispatch did beyond one try per
+// task, for /api/status and the metrics (which read them, never count twice).
+type tryCounts struct {
+	cancelled atomic.Uint64 // TaskCancels sent
+	hedged    atomic.Uint64 // tasks also sent to a second slave
+	ejections atomic.Uint64 // slaves ejected by outlier detection
+}
+
+func newMetrics(p *pool, c *tryCounts) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -40,7 +50,16 @@ func newMetrics(p *pool) *metrics {
 	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "master_queue_length", Help: "Task requests waiting for a slave with room.",
 	}, func() float64 { _, q := p.size(); return float64(q) })
-	m.registry.MustRegister(m.requests, m.latency, m.redispatched, m.handshakeDropped, slaves, queued,
+	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+	}
+	ejected := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "master_slaves_ejected", Help: "Slaves in the pool ejected now by outlier detection (they take no task).",
+	}, func() float64 { return float64(p.ejectedCount()) })
+	m.registry.MustRegister(m.requests, m.latency, m.redispatched, m.handshakeDropped, slaves, queued, ejected,
+		counter("master_tasks_cancelled_total", "Cancels sent to slaves for tasks in flight: the client left, the task timed out, or another slave's answer won.", &c.cancelled),
+		counter("master_tasks_hedged_total", "Tasks also sent to a second slave after the first passed its per-try timeout.", &c.hedged),
+		counter("master_ejections_total", "Slaves ejected by outlier detection for tries that timed out or failed in a row.", &c.ejections),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -58,6 +58,20 @@ type Options struct {
 	// from ejection, warms up from a tenth of its share of tasks to all of
 	// it (0: off).
 	SlowStart time.Duration
+	// TryTimeoutFloor is the least per-try timeout: a try slower than 10 ×
+	// its task type's recent p99 (never less than the floor, never more
+	// than TaskTimeout) is hedged, sent to a second slave as well.
+	TryTimeoutFloor time.Duration
+	// A slave whose tries time out or fail EjectAfter times in a row (0:
+	// never) is ejected for EjectBase × its ejections so far, as long as
+	// at most EjectMaxPercent of the pool is ejected at once.
+	EjectAfter      int
+	EjectBase       time.Duration
+	EjectMaxPercent int
+	// SlaveMaxUnfinished bounds the tasks a slave holds unfinished,
+	// cancelled ones until it answers included (0: no bound); at the
+	// bound it takes no more.
+	SlaveMaxUnfinished int
 
 	// The status page and its API: LoadHistory is how many load reports
 	// per slave are kept for its load chart, RecentTasks how many finished
@@ -84,25 +98,30 @@ type Options struct {
 // NewOptions returns the defaults.
 func NewOptions() Options {
 	return Options{
-		Algorithm:         balance.Default,
-		HTTPAddr:          fmt.Sprintf(":%d", constants.HTTPPort),
-		DiscoveryAddr:     fmt.Sprintf(":%d", constants.DiscoveryPort),
-		MaxSlaves:         30,
-		ReadHeaderTimeout: 5 * time.Second,
-		PollInterval:      time.Second,
-		PollTimeout:       2 * time.Second,
-		JoinTimeout:       5 * time.Second,
-		MonitorTimeout:    time.Minute,
-		QueueLength:       1024,
-		QueueWait:         10 * time.Second,
-		TaskTimeout:       60 * time.Second,
-		MaxAttempts:       3,
-		HandshakeRate:     50,
-		HandshakeBurst:    100,
-		LoadHistory:       180,
-		RecentTasks:       100,
-		LostSlaveTTL:      30 * time.Second,
-		Log:               logger.Discard(),
+		Algorithm:          balance.Default,
+		HTTPAddr:           fmt.Sprintf(":%d", constants.HTTPPort),
+		DiscoveryAddr:      fmt.Sprintf(":%d", constants.DiscoveryPort),
+		MaxSlaves:          30,
+		ReadHeaderTimeout:  5 * time.Second,
+		PollInterval:       time.Second,
+		PollTimeout:        2 * time.Second,
+		JoinTimeout:        5 * time.Second,
+		MonitorTimeout:     time.Minute,
+		QueueLength:        1024,
+		QueueWait:          10 * time.Second,
+		TaskTimeout:        60 * time.Second,
+		MaxAttempts:        3,
+		TryTimeoutFloor:    50 * time.Millisecond,
+		EjectAfter:         3,
+		EjectBase:          30 * time.Second,
+		EjectMaxPercent:    50,
+		SlaveMaxUnfinished: 64,
+		HandshakeRate:      50,
+		HandshakeBurst:     100,
+		LoadHistory:        180,
+		RecentTasks:        100,
+		LostSlaveTTL:       30 * time.Second,
+		Log:                logger.Discard(),
 	}
 }
 
@@ -135,6 +154,10 @@ func (o Options) check() error {
 		return fmt.Errorf("handshake rate and burst must be positive")
 	case o.MaxAttempts < 1:
 		return fmt.Errorf("max attempts must be at least 1, got %d", o.MaxAttempts)
+	case o.TryTimeoutFloor < 0 || o.EjectAfter < 0 || o.EjectBase < 0 || o.SlaveMaxUnfinished < 0:
+		return fmt.Errorf("try timeout floor, eject after, eject base and slave max unfinished must not be negative")
+	case o.EjectMaxPercent < 0 || o.EjectMaxPercent > 100:
+		return fmt.Errorf("eject max percent must be from 0 to 100, got %d", o.EjectMaxPercent)
 	case o.LoadHistory < 0 || o.RecentTasks < 0 || o.LostSlaveTTL < 0:
 		return fmt.Errorf("load history, recent tasks and lost slave TTL must not be negative")
 	}

@@ -71,9 +71,11 @@ func TestSlowHeadersCutOff(t *testing.T) {
 // default worker cap the slave keeps answering polls within the default
 // -poll-timeout and is never taken for dead, so nothing is lost or
 // re-dispatched. (Uncapped, 300 computing goroutines on 2 cores leave the
-// load link a turn every few seconds.)
+// load link a turn every few seconds.) The master's bound on a slave's
+// unfinished tasks is off, so that the whole flood reaches the slave.
 func TestTaskFloodKeepsSlaveAlive(t *testing.T) {
 	o := testutil.MasterOptions(t)
+	o.SlaveMaxUnfinished = 0
 	o.PollInterval, o.PollTimeout = 100*time.Millisecond, master.NewOptions().PollTimeout
 	m, _ := testutil.StartMaster(t, o)
 	testutil.StartSlave(t, testutil.SlaveOptions(t, m.DiscoveryAddr().String()))

@@ -24,6 +24,7 @@ type member struct {
 	// reports.
 	completed, busyMicros uint64
 	inPool                bool // false once removed: its last tasks may still finish
+	outlier               outlierState
 }
 
 func (mb *member) Figures() *balance.Figures { return &mb.fig }
@@ -73,6 +74,11 @@ type pool struct {
 	// slowStart is the span over which a slave that (re)enters the pool
 	// warms up to its full share (0: off); set before the pool is used.
 	slowStart time.Duration
+	// maxUnfinished bounds each slave's unfinished tasks (0: no bound);
+	// outliers says when a slave is ejected. Both are set before the
+	// first slave joins.
+	maxUnfinished int
+	outliers      outlierRules
 
 	mu      sync.Mutex
 	members []balance.Slave // join order; each a *member
@@ -80,6 +86,7 @@ type pool struct {
 	algo    balance.Algorithm
 	choice  balance.Choice // scratch for pickLocked: a placement allocates nothing
 	queued  int
+	ejected int           // members with Figures.Ejected
 	changed chan struct{} // closed and replaced when room may have appeared
 }
 
@@ -99,6 +106,7 @@ func (p *pool) add(mb *member) {
 	defer p.mu.Unlock()
 	p.nextSeq++
 	mb.fig.Seq, mb.inPool, mb.fig.WarmSince = p.nextSeq, true, time.Now()
+	mb.fig.MaxInFlight = p.maxUnfinished
 	p.members = append(p.members, mb)
 	p.trackLocked(mb)
 	p.notifyLocked()
@@ -111,6 +119,9 @@ func (p *pool) remove(mb *member) {
 	if i := slices.Index(p.members, balance.Slave(mb)); i >= 0 {
 		p.members = slices.Delete(p.members, i, i+1)
 		mb.inPool = false
+		if mb.fig.Ejected {
+			p.ejected--
+		}
 		p.algo.Untrack(mb)
 		p.notifyLocked()
 	}
@@ -131,19 +142,22 @@ func (p *pool) size() (slaves, queued int) {
 	return len(p.members), p.queued
 }
 
-// report records a load report.
-func (p *pool) report(mb *member, r packets.LoadReport) { p.reportAt(mb, r, time.Now()) }
-
-// reportAt records a load report received at now.
-func (p *pool) reportAt(mb *member, r packets.LoadReport, now time.Time) {
+// report records a load report that came at now, and reports whether it
+// ended mb's ejection.
+func (p *pool) report(mb *member, r packets.LoadReport, now time.Time) (returned bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	grew := r.MaxLoad > mb.fig.MaxLoad
 	mb.apply(r, now)
+	if p.maxUnfinished > 0 {
+		// A slave with many workers may hold more: 4 tasks per worker.
+		mb.fig.MaxInFlight = max(p.maxUnfinished, 4*int(r.Workers))
+	}
 	p.trackLocked(mb)
 	if grew && p.queued > 0 {
 		p.notifyLocked()
 	}
+	return p.returnIfDueLocked(mb, now)
 }
 
 // trackLocked brings the figures derived from the others up to date (Idle:
@@ -163,7 +177,9 @@ func (p *pool) trackLocked(mb *member) {
 func (p *pool) observe(mb *member, task uint8, rtt, compute time.Duration, load uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	mb.fig.Latency[task].Observe(rtt.Seconds()/float64(max(load, 1)), time.Now())
+	now := time.Now()
+	mb.fig.Latency[task].Observe(rtt.Seconds()/float64(max(load, 1)), now)
+	mb.outlier.lastResult = now
 	mb.fig.ObserveService(compute.Seconds())
 	p.trackLocked(mb)
 }
@@ -201,9 +217,7 @@ func (p *pool) acquire(ctx context.Context, task uint8, load uint64, skip *[]bal
 		p.mu.Lock()
 		mb, skipped := p.pickLocked(task, load, *skip)
 		if mb != nil {
-			mb.fig.Committed += load
-			mb.fig.InFlight++
-			p.trackLocked(mb)
+			p.reserveLocked(mb, load)
 			p.mu.Unlock()
 			return mb, nil
 		}
@@ -229,6 +243,25 @@ func (p *pool) acquire(ctx context.Context, task uint8, load uint64, skip *[]bal
 			return nil, errNoCapacity
 		}
 	}
+}
+
+// tryAcquire is acquire without waiting, for a hedge: a slave with room now,
+// other than those in skip, with load reserved there; nil when none has.
+func (p *pool) tryAcquire(task uint8, load uint64, skip []balance.Slave) *member {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mb, _ := p.pickLocked(task, load, skip)
+	if mb != nil {
+		p.reserveLocked(mb, load)
+	}
+	return mb
+}
+
+// reserveLocked counts a task placed on mb until release.
+func (p *pool) reserveLocked(mb *member, load uint64) {
+	mb.fig.Committed += load
+	mb.fig.InFlight++
+	p.trackLocked(mb)
 }
 
 // pickLocked lets the algorithm choose among the slaves that fit. skipped

@@ -245,7 +245,7 @@ func TestRemovedSlaveIsNeverPickedAgain(t *testing.T) {
 		p.remove(gone)
 		p.release(gone, 10)
 		p.observe(gone, 1, time.Millisecond, time.Millisecond, 10)
-		p.report(gone, packets.LoadReport{MaxLoad: 1 << 40})
+		p.report(gone, packets.LoadReport{MaxLoad: 1 << 40}, time.Now())
 		for i := 0; i < 20; i++ {
 			m, err := acquireNow(t, p, 10)
 			if err != nil {

@@ -56,8 +56,10 @@ type session struct {
 	metricsPort uint16
 	joinedAt    time.Time
 
-	// What became of the tasks sent to the slave, counted by dispatch.
-	done, failed, refused atomic.Uint64
+	// What became of the tasks sent to the slave, counted by dispatch:
+	// hedged counts the tasks sent to it as a hedge, cancelled the
+	// TaskCancels sent to it.
+	done, failed, refused, hedged, cancelled atomic.Uint64
 }
 
 func newSession(k peerKey, token uint64, expires time.Time) *session {
@@ -165,7 +167,9 @@ func (s *session) pollLoad(r *bufio.Reader, w *packets.Writer) error {
 
 // reported records a load report.
 func (s *session) reported(rep packets.LoadReport) {
-	s.m.pool.report(s.mb, rep)
+	if s.m.pool.report(s.mb, rep, time.Now()) {
+		s.m.log.Info("slave returned from ejection", "slave", s.key.nodeKey)
+	}
 	s.m.history.reported(s, rep)
 }
 

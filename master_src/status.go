@@ -29,6 +29,9 @@ const (
 	// draining: said it is leaving (SIGTERM): takes no new task,
 	// finishes those it holds, then closes its links.
 	stateDrainingName = "draining"
+	// ejected: in the pool but taking no task, for tries that timed out
+	// or failed in a row, until ejected_until (outlier.go).
+	stateEjectedName = "ejected"
 	// lost: left the pool (links closed, or a load poll unanswered);
 	// listed for Options.LostSlaveTTL with its figures as they were then.
 	stateLostName = "lost"
@@ -43,6 +46,7 @@ type masterStatus struct {
 	Slaves            int        `json:"slaves"`
 	SlavesJoining     int        `json:"slaves_joining"`
 	SlavesLost        int        `json:"slaves_lost"`
+	SlavesEjected     int        `json:"slaves_ejected"`
 	MaxSlaves         int        `json:"max_slaves"`
 	QueueLength       int        `json:"queue_length"`
 	MaxQueueLength    int        `json:"max_queue_length"`
@@ -52,6 +56,9 @@ type masterStatus struct {
 	LatencyP50MS      *float64   `json:"latency_p50_ms"`
 	LatencyP99MS      *float64   `json:"latency_p99_ms"`
 	TasksTotal        uint64     `json:"tasks_total"`
+	TasksCancelled    uint64     `json:"tasks_cancelled"`
+	TasksHedged       uint64     `json:"tasks_hedged"`
+	Ejections         uint64     `json:"ejections"`
 	PollIntervalMS    float64    `json:"poll_interval_ms"`
 	Tasks             []taskKind `json:"tasks"`
 }
@@ -88,6 +95,10 @@ type slaveStatus struct {
 	TasksDone       uint64     `json:"tasks_done"`
 	TasksFailed     uint64     `json:"tasks_failed"`
 	TasksRefused    uint64     `json:"tasks_refused"`
+	TasksCancelled  uint64     `json:"tasks_cancelled"`
+	TasksHedged     uint64     `json:"tasks_hedged"`
+	Ejections       int        `json:"ejections"`
+	EjectedUntil    *time.Time `json:"ejected_until"`
 	LastReportAt    *time.Time `json:"last_report_at"`
 	LastReportAgeMS *float64   `json:"last_report_age_ms"`
 	Reports         uint64     `json:"reports"`
@@ -139,6 +150,7 @@ func (m *Master) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		Slaves:            serving,
 		SlavesJoining:     joining,
 		SlavesLost:        lost,
+		SlavesEjected:     m.pool.ejectedCount(),
 		MaxSlaves:         m.opts.MaxSlaves,
 		QueueLength:       queued,
 		MaxQueueLength:    m.opts.QueueLength,
@@ -146,6 +158,9 @@ func (m *Master) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		RequestsInWindow:  f.requests,
 		WindowSeconds:     statsWindow.Seconds(),
 		TasksTotal:        m.taskSeq.Load(),
+		TasksCancelled:    m.counts.cancelled.Load(),
+		TasksHedged:       m.counts.hedged.Load(),
+		Ejections:         m.counts.ejections.Load(),
 		PollIntervalMS:    webui.Millis(m.opts.PollInterval),
 		Tasks:             []taskKind{},
 	}
@@ -302,15 +317,19 @@ func (m *Master) slaveStatus(s *session, now time.Time, n int) slaveStatus {
 // history is the history's to add. The caller holds the pool's lock.
 func (mb *member) statusLocked(now time.Time) slaveStatus {
 	s := mb.s
-	state := stateServingName
-	if mb.fig.Draining {
+	state, ejectedUntil := stateServingName, (*time.Time)(nil)
+	switch {
+	case mb.fig.Draining:
 		state = stateDrainingName
+	case mb.fig.Ejected:
+		state, ejectedUntil = stateEjectedName, webui.TimePtr(mb.outlier.until)
 	}
 	return slaveStatus{
 		Slave: s.key.nodeKey.String(), IP: s.key.IP.String(), ID: s.key.ID, State: state,
 		JoinedAt: webui.TimePtr(s.joinedAt), Load: mb.fig.Load(), ReportedLoad: mb.reported, CPUFraction: mb.fig.Factor,
 		CommittedLoad: mb.fig.Committed, MaxLoad: mb.fig.MaxLoad, TasksInFlight: mb.fig.InFlight,
 		TasksDone: s.done.Load(), TasksFailed: s.failed.Load(), TasksRefused: s.refused.Load(),
+		TasksCancelled: s.cancelled.Load(), TasksHedged: s.hedged.Load(), Ejections: mb.outlier.ejections, EjectedUntil: ejectedUntil,
 		LastReportAt: webui.TimePtr(mb.lastReport), LastReportAgeMS: webui.Age(mb.lastReport, now),
 		MetricsPort: s.metricsPort,
 		key:         s.key.nodeKey, lastReport: mb.lastReport,

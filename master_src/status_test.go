@@ -19,13 +19,13 @@ import (
 // adding names (and the README with them).
 var (
 	statusFields = []string{"algorithm", "time", "started_at", "uptime_seconds", "slaves", "slaves_joining",
-		"slaves_lost", "max_slaves", "queue_length", "max_queue_length", "requests_per_second",
+		"slaves_lost", "slaves_ejected", "max_slaves", "queue_length", "max_queue_length", "requests_per_second",
 		"requests_in_window", "window_seconds", "latency_p50_ms", "latency_p99_ms", "tasks_total",
-		"poll_interval_ms", "tasks"}
+		"tasks_cancelled", "tasks_hedged", "ejections", "poll_interval_ms", "tasks"}
 	slavesFields = []string{"time", "poll_interval_ms", "history_length", "slaves"}
 	slaveFields  = []string{"slave", "ip", "id", "state", "joined_at", "lost_at", "lost_cause", "load",
 		"reported_load", "cpu_fraction", "committed_load", "max_load", "tasks_in_flight", "tasks_done",
-		"tasks_failed", "tasks_refused", "last_report_at", "last_report_age_ms", "reports", "metrics_port",
+		"tasks_failed", "tasks_refused", "tasks_cancelled", "tasks_hedged", "ejections", "ejected_until", "last_report_at", "last_report_age_ms", "reports", "metrics_port",
 		"load_history"}
 	tasksFields = []string{"time", "limit", "capacity", "tasks"}
 	taskFields  = []string{"task_id", "task", "n", "slave", "status", "error", "result", "result_length",
@@ -70,7 +70,7 @@ func TestStatusEndpoints(t *testing.T) {
 	}
 	for k, want := range map[string]float64{"slaves": 2, "slaves_joining": 0, "slaves_lost": 0, "queue_length": 0,
 		"max_slaves": 30, "max_queue_length": 1024, "tasks_total": 3, "requests_in_window": 3, "window_seconds": 10,
-		"poll_interval_ms": 100} {
+		"poll_interval_ms": 100, "slaves_ejected": 0, "tasks_cancelled": 0, "tasks_hedged": 0, "ejections": 0} {
 		if got := st.Num(t, k); got != want {
 			t.Errorf("%s = %v, want %v", k, got, want)
 		}

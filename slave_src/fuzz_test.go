@@ -21,7 +21,7 @@ func fuzzSession() (*session, [3]net.Conn) {
 	s := &Slave{opts: o, metrics: newMetrics(o.MaxLoad), cpu: func() (float64, error) { return 0.5, nil }}
 	s.exec = &executor{maxLoad: o.MaxLoad, metrics: s.metrics, workers: make(chan struct{}, 2)}
 	var masterEnds [3]net.Conn
-	ss := &session{s: s, poll: time.Second, leaveAcked: make(chan struct{})}
+	ss := &session{s: s, poll: time.Second, leaveAcked: make(chan struct{}), running: map[uint64]context.CancelCauseFunc{}}
 	for i, c := range []*net.Conn{&ss.load, &ss.task, &ss.result} {
 		*c, masterEnds[i] = net.Pipe()
 	}
@@ -30,17 +30,35 @@ func fuzzSession() (*session, [3]net.Conn) {
 }
 
 // drain reads and decodes what the slave writes on c until it closes,
-// failing on a frame the master could not read.
+// failing on a frame the master could not read, and on a task's last
+// message (result or TaskCancelled) that no ACK opened.
 func drain(t *testing.T, c net.Conn, wg *sync.WaitGroup) {
 	defer wg.Done()
+	open := map[uint64]int{} // ACKs not yet answered, by task id
 	r := packets.NewFrameReader(c, 64<<10)
 	for {
-		if _, err := r.Read(); err != nil {
+		m, err := r.Read()
+		if err != nil {
 			if errors.Is(err, packets.ErrMalformed) {
 				t.Errorf("the slave wrote a malformed frame: %v", err)
 			}
 			_ = c.Close()
 			return
+		}
+		var last uint64
+		switch m := m.(type) {
+		case packets.TaskAck:
+			open[m.ID]++
+			continue
+		case packets.TaskResult:
+			last = m.ID
+		case packets.TaskCancelled:
+			last = m.ID
+		default:
+			continue
+		}
+		if open[last]--; open[last] < 0 {
+			t.Errorf("a last message for task %d, which has none open: %#v", last, m)
 		}
 	}
 }
@@ -54,6 +72,9 @@ func FuzzSlaveTaskLink(f *testing.F) {
 		{packets.TaskRequest{ID: 1, Task: 2, N: 100}, packets.TaskRequest{ID: 2, Task: 1, N: 20001}},
 		{packets.TaskRequest{ID: 1, Task: 1, N: 5000}, packets.LeaveAck{}, packets.LeaveAck{}},
 		{packets.TaskRequest{ID: 1, Task: 9, N: 1}, packets.LoadRequest{Seq: 1}},
+		{packets.TaskRequest{ID: 1, Task: 2, N: 140}, packets.TaskCancel{ID: 1}, packets.TaskCancel{ID: 1}, packets.TaskCancel{ID: 9}},
+		{packets.TaskRequest{ID: 1, Task: 1, N: 20000}, packets.TaskRequest{ID: 1, Task: 1, N: 20000}, packets.TaskCancel{ID: 1}},
+		{packets.TaskInputRequest{ID: 4, Name: "echo", Input: []byte{0, 1, 2}}, packets.TaskCancel{ID: 4}},
 	} {
 		var b []byte
 		for _, m := range seed {
@@ -78,8 +99,8 @@ func FuzzSlaveTaskLink(f *testing.F) {
 		ss.results.Close()
 		ss.close()
 		wg.Wait()
-		if committed, running := ss.s.exec.state(); committed != 0 || running != 0 {
-			t.Fatalf("after the link ended: committed %d, running %d", committed, running)
+		if st := ss.s.exec.stats(); st.committed != 0 || st.admitted != 0 || st.busy != 0 || st.queued != 0 {
+			t.Fatalf("after the link ended: %+v", st)
 		}
 	})
 }

@@ -12,6 +12,7 @@ type metrics struct {
 	requested prometheus.Counter
 	completed prometheus.Counter
 	refused   prometheus.Counter
+	cancelled prometheus.Counter
 	load      prometheus.Gauge
 	maxLoad   prometheus.Gauge
 	committed prometheus.Gauge
@@ -30,6 +31,9 @@ func newMetrics(maxLoad uint64) *metrics {
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "slave_tasks_refused_total", Help: "Tasks refused (NAK) because they would exceed the max load or were invalid.",
 		}),
+		cancelled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slave_tasks_cancelled_total", Help: "Tasks the master cancelled that were stopped (running) or dropped (waiting for a worker) before their result.",
+		}),
 		load: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "current_load", Help: "Load metric last reported to the master: committed load times CPU fraction.",
 		}),
@@ -46,7 +50,7 @@ func newMetrics(maxLoad uint64) *metrics {
 		}, []string{"task"}),
 	}
 	m.maxLoad.Set(float64(maxLoad))
-	m.registry.MustRegister(m.requested, m.completed, m.refused, m.load, m.maxLoad, m.committed, m.duration,
+	m.registry.MustRegister(m.requested, m.completed, m.refused, m.cancelled, m.load, m.maxLoad, m.committed, m.duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

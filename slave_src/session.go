@@ -11,7 +11,6 @@ import (
 
 	"github.com/lbproject/loadbalancer/common/discovery"
 	"github.com/lbproject/loadbalancer/common/packets"
-	"github.com/lbproject/loadbalancer/common/tasks"
 )
 
 // session is the slave's time with one master: three links, served until
@@ -26,6 +25,9 @@ type session struct {
 
 	mu       sync.Mutex
 	draining bool
+	// running holds, by id, what stops each task a TaskCancel may still
+	// reach: admitted off the cheap lane and not yet answered.
+	running map[uint64]context.CancelCauseFunc
 	// leaveAcked is closed when the master answers Leaving: no task
 	// request can follow, so the links may close once the tasks are done.
 	leaveAcked chan struct{}
@@ -34,7 +36,7 @@ type session struct {
 // acceptLinks waits for the master to open the three links.
 func (s *Slave) acceptLinks(ctx context.Context, master discovery.Master) (*session, error) {
 	deadline := time.Now().Add(s.opts.LinkTimeout)
-	ss := &session{s: s, master: master, leaveAcked: make(chan struct{})}
+	ss := &session{s: s, master: master, leaveAcked: make(chan struct{}), running: map[uint64]context.CancelCauseFunc{}}
 	for _, l := range []struct {
 		kind packets.Link
 		ln   *net.TCPListener
@@ -99,8 +101,7 @@ func (ss *session) drain(hard context.Context, tasks *sync.WaitGroup) {
 		log.Warning("could not tell the master we are leaving", "err", err)
 		return
 	}
-	_, running := ss.s.exec.state()
-	log.Info("draining: finishing tasks before leaving", "tasks", running, "timeout", ss.s.opts.DrainTimeout)
+	log.Info("draining: finishing tasks before leaving", "tasks", ss.s.exec.stats().admitted, "timeout", ss.s.opts.DrainTimeout)
 	done := make(chan struct{})
 	go func() {
 		tasks.Wait()
@@ -152,103 +153,6 @@ func (ss *session) serveLoad(ctx context.Context, _ *sync.WaitGroup) error {
 			return fmt.Errorf("load link: %w", err)
 		}
 	}
-}
-
-// serveTasks reads task requests, answers each with an ACK or NAK on the
-// result link, and runs the accepted ones concurrently. A cheap task that
-// finds a free worker at once is computed right here: starting a goroutine and
-// waking a thread would cost more than computing it. Answers are queued and
-// go out when the requests read in one go are done, in one write.
-func (ss *session) serveTasks(ctx context.Context, wg *sync.WaitGroup) error {
-	r := packets.NewFrameReader(ss.task, 64<<10)
-	for {
-		if !r.Buffered() {
-			ss.results.Flush()
-		}
-		m, err := r.Read()
-		if err != nil {
-			return fmt.Errorf("task link: %w", err)
-		}
-		switch m := m.(type) {
-		case packets.LeaveAck:
-			select {
-			case <-ss.leaveAcked: // a repeat: nothing more to learn
-			default:
-				close(ss.leaveAcked)
-			}
-		case packets.TaskRequest:
-			if err := ss.startTask(ctx, m, wg); err != nil {
-				return fmt.Errorf("result link: %w", err)
-			}
-		default:
-			return fmt.Errorf("task link: unexpected %s", m.Type())
-		}
-	}
-}
-
-// startTask admits req and queues its ACK and, for a cheap task computed at
-// once, its result; otherwise a goroutine computes it. An error means the
-// result link failed.
-func (ss *session) startTask(ctx context.Context, req packets.TaskRequest, wg *sync.WaitGroup) error {
-	log := ss.s.opts.Log
-	ss.s.metrics.requested.Inc()
-	t, load, err := ss.admit(req, wg)
-	if err != nil {
-		ss.s.metrics.refused.Inc()
-		log.Debug("refused task", "task_id", req.ID, "reason", err)
-		return ss.results.Queue(packets.TaskNak{ID: req.ID, Reason: err.Error()})
-	}
-	if err := ss.results.Queue(packets.TaskAck{ID: req.ID}); err != nil {
-		ss.s.exec.release(load)
-		wg.Done()
-		return err
-	}
-	if log.DebugEnabled() {
-		log.Debug("accepted task", "task_id", req.ID, "task", t.Name, "n", req.N)
-	}
-	if req.N <= t.CheapMaxN && ss.s.exec.tryWorker() {
-		defer wg.Done()
-		body, took, err := ss.s.exec.compute(ctx, t, load, req.N)
-		ss.queueResult(req.ID, body, took, err)
-		return nil
-	}
-	go func() {
-		defer wg.Done()
-		body, took, err := ss.s.exec.run(ctx, t, load, req.N)
-		ss.queueResult(req.ID, body, took, err)
-		ss.results.Flush()
-	}()
-	return nil
-}
-
-// queueResult queues the result of task id, computed in took; err means the
-// task was abandoned (the session is ending) and there is nothing to send.
-func (ss *session) queueResult(id uint64, body string, took time.Duration, err error) {
-	log := ss.s.opts.Log
-	if err != nil {
-		log.Debug("task abandoned", "task_id", id, "err", err)
-		return
-	}
-	if err := ss.results.Queue(packets.TaskResult{ID: id, OK: true, ComputeMicros: uint64(took.Microseconds()), Body: body}); err != nil {
-		log.Warning("result not delivered", "task_id", id, "err", err)
-		return
-	}
-	ss.s.metrics.completed.Inc()
-}
-
-// admit reserves the task's load and counts it in wg, unless the slave is
-// draining or the task does not fit.
-func (ss *session) admit(req packets.TaskRequest, wg *sync.WaitGroup) (tasks.Task, uint64, error) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.draining {
-		return tasks.Task{}, 0, errors.New("the slave is leaving")
-	}
-	t, load, err := ss.s.exec.admit(req)
-	if err == nil {
-		wg.Add(1)
-	}
-	return t, load, err
 }
 
 // watchResults notices the master closing the result link; the master never

@@ -20,7 +20,7 @@ type masterEnd struct {
 	stopSlave          context.CancelFunc // what SIGTERM does: the slave drains
 }
 
-func (m *masterEnd) read(t *testing.T, r *bufio.Reader) packets.Message {
+func (m *masterEnd) read(t testing.TB, r *bufio.Reader) packets.Message {
 	t.Helper()
 	msg, err := packets.ReadFrame(r)
 	if err != nil {
@@ -40,11 +40,17 @@ func connect(t *testing.T, maxLoad uint64, extra packets.Message) *masterEnd {
 // connectPolling is connect with the poll interval the hellos announce.
 func connectPolling(t *testing.T, maxLoad uint64, extra packets.Message, poll time.Duration) *masterEnd {
 	t.Helper()
+	return connectWith(t, func(o *Options) { o.MaxLoad = maxLoad }, extra, poll)
+}
+
+// connectWith is connect with the options set changes.
+func connectWith(t testing.TB, set func(*Options), extra packets.Message, poll time.Duration) *masterEnd {
+	t.Helper()
 	o := NewOptions()
 	o.Iface = "lo"
 	o.Master = "127.0.0.1:9" // never contacted: the test opens the links itself
-	o.MaxLoad = maxLoad
 	o.CPUFraction = func() (float64, error) { return 0.25, nil }
+	set(&o)
 	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)

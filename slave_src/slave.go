@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -100,7 +101,10 @@ func (s *Slave) ID() uint16 { return uint16(s.udp.LocalAddr().(*net.UDPAddr).Por
 func (s *Slave) Key() string { return netip.AddrPortFrom(s.iface.Addr, s.ID()).String() }
 
 // Load returns the committed load and the number of tasks running.
-func (s *Slave) Load() (committed uint64, running int) { return s.exec.state() }
+func (s *Slave) Load() (committed uint64, running int) {
+	st := s.exec.stats()
+	return st.committed, st.admitted
+}
 
 // MetricsAddr is where /metrics is served.
 func (s *Slave) MetricsAddr() string { return s.metricsLn.Addr().String() }
@@ -242,17 +246,20 @@ func (s *Slave) metricsHandler() http.Handler {
 	return mux
 }
 
-// report builds the answer to load poll seq: committed load × CPU fraction.
+// report builds the answer to load poll seq: committed load × CPU fraction,
+// and what the workers do.
 func (s *Slave) report(seq uint32) packets.LoadReport {
-	committed, running := s.exec.state()
+	st := s.exec.stats()
 	factor, err := s.cpu()
 	if err != nil {
 		s.opts.Log.Warning("load metric unavailable, reporting committed load alone", "err", err)
 		factor = 1
 	}
 	r := packets.LoadReport{
-		Seq: seq, Load: float64(committed) * factor, Factor: factor,
-		Committed: committed, MaxLoad: s.opts.MaxLoad, Tasks: uint32(running),
+		Seq: seq, Load: float64(st.committed) * factor, Factor: factor,
+		Committed: st.committed, MaxLoad: s.opts.MaxLoad, Tasks: uint32(st.admitted),
+		Workers: uint16(min(st.workers, math.MaxUint16)), Busy: uint16(min(st.busy, math.MaxUint16)),
+		Queued: uint32(min(st.queued, math.MaxUint32)), Completed: st.completed, BusyMicros: st.busyMicros,
 	}
 	s.metrics.load.Set(r.Load)
 	return r

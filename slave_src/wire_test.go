@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"sync"
@@ -36,11 +37,11 @@ func TestAdmissionBoundaries(t *testing.T) {
 		{"n at MaxN+1", 1 << 62, fib.MaxN + 1, false},
 	} {
 		e := &executor{maxLoad: tc.maxLoad, metrics: newMetrics(tc.maxLoad)}
-		_, load, err := e.admit(packets.TaskRequest{ID: 1, Task: fib.Code, N: tc.n})
+		j, err := e.admitBuiltin(packets.TaskRequest{ID: 1, Task: fib.Code, N: tc.n})
 		if (err == nil) != tc.admit {
 			t.Errorf("%s: admit = %v, want admitted %v", tc.name, err, tc.admit)
 		}
-		if committed, _ := e.state(); tc.admit && committed != load || !tc.admit && committed != 0 {
+		if committed := e.stats().committed; tc.admit && committed != j.load || !tc.admit && committed != 0 {
 			t.Errorf("%s: committed %d after admit", tc.name, committed)
 		}
 	}
@@ -55,7 +56,7 @@ func TestLoadReport(t *testing.T) {
 	s := &Slave{opts: o, metrics: newMetrics(o.MaxLoad)}
 	s.exec = &executor{maxLoad: o.MaxLoad, metrics: s.metrics}
 	for _, n := range []uint64{100, 300} {
-		if _, _, err := s.exec.admit(packets.TaskRequest{Task: 1, N: n}); err != nil {
+		if _, err := s.exec.admitBuiltin(packets.TaskRequest{Task: 1, N: n}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,7 +108,7 @@ func TestSessionMetrics(t *testing.T) {
 	}
 }
 
-func testWaitFor(t *testing.T, what string, cond func() bool) {
+func testWaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -129,15 +130,18 @@ func TestFailedAckReleasesTheLoad(t *testing.T) {
 	o.MaxLoad = 1000
 	s := &Slave{opts: o, metrics: newMetrics(o.MaxLoad)}
 	s.exec = &executor{maxLoad: o.MaxLoad, metrics: s.metrics}
-	ss := &session{s: s, results: packets.NewBatchWriter(failingWriter{})}
+	ss := &session{s: s, results: packets.NewBatchWriter(failingWriter{}), running: map[uint64]context.CancelCauseFunc{}}
 	_ = ss.results.Write(packets.Leaving{}) // the link fails
-	var wg sync.WaitGroup
-	if err := ss.startTask(context.Background(), packets.TaskRequest{ID: 1, Task: 1, N: 500}, &wg); err == nil {
-		t.Fatal("startTask succeeded with the result link down")
-	}
-	wg.Wait() // not counted as a task either
-	if committed, running := s.exec.state(); committed != 0 || running != 0 {
-		t.Fatalf("committed %d, running %d after the failed ACK; want the load released", committed, running)
+	for _, n := range []uint64{500, 5000} { // the cheap lane and a worker
+		var wg sync.WaitGroup
+		req := packets.TaskRequest{ID: n, Task: 1, N: n}
+		if err := ss.accept(context.Background(), req.ID, func() (job, error) { return s.exec.admitBuiltin(req) }, &wg); err == nil {
+			t.Fatal("accept succeeded with the result link down")
+		}
+		wg.Wait() // not counted as a task either
+		if st := s.exec.stats(); st.committed != 0 || st.admitted != 0 || len(ss.running) != 0 {
+			t.Fatalf("n=%d: %+v, %d cancellable after the failed ACK; want the load released", n, st, len(ss.running))
+		}
 	}
 }
 
@@ -366,5 +370,36 @@ func TestNewFailsCleanly(t *testing.T) {
 	if s, err := New(o); err == nil {
 		s.closeSockets()
 		t.Fatal("New succeeded on a metrics address in use")
+	}
+}
+
+// The load report carries what the workers do, as the executor counts it;
+// figures beyond their field's range are capped, not wrapped.
+func TestLoadReportWorkers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		set  func(e *executor)
+		want packets.LoadReport
+	}{
+		{"no worker cap", func(e *executor) { e.busy, e.completed = 3, 4 }, packets.LoadReport{Busy: 3, Completed: 4}},
+		{"two workers, one queued", func(e *executor) {
+			e.workers = make(chan struct{}, 2)
+			e.busy, e.queued, e.completed, e.busyMicros = 2, 1, 7, 1234
+		}, packets.LoadReport{Workers: 2, Busy: 2, Queued: 1, Completed: 7, BusyMicros: 1234}},
+		{"capped", func(e *executor) {
+			e.workers = make(chan struct{}, 70000)
+			e.busy = 70000
+		}, packets.LoadReport{Workers: math.MaxUint16, Busy: math.MaxUint16}},
+	} {
+		o := NewOptions()
+		s := &Slave{opts: o, metrics: newMetrics(o.MaxLoad), cpu: func() (float64, error) { return 1, nil }}
+		s.exec = &executor{maxLoad: o.MaxLoad, metrics: s.metrics}
+		tc.set(s.exec)
+		got := s.report(1)
+		tc.want.Seq, tc.want.Factor, tc.want.MaxLoad = 1, 1, o.MaxLoad
+		if got != tc.want {
+			t.Errorf("%s: report %+v, want %+v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -21,7 +21,24 @@ const (
 	FakeRefuse FakeBehaviour = iota
 	// FakeDie closes all its links on the first task, as a crash would.
 	FakeDie
+	// FakeSilent ACKs every task and never returns a result; it answers
+	// each TaskCancel with TaskCancelled.
+	FakeSilent
+	// FakeDeaf ACKs every task and answers nothing more, cancels included:
+	// a slave that answers load polls but never returns results.
+	FakeDeaf
 )
+
+// FakeSlave configures StartFakeSlaveWith.
+type FakeSlave struct {
+	IP        string // a loopback address; "" for 127.0.0.1
+	Discovery string // the master's discovery address
+	MaxLoad   uint64
+	Behaviour FakeBehaviour
+	// Cancels, when set, receives the ID of every TaskCancel the slave
+	// reads; an ID that finds it full is dropped (give it room).
+	Cancels chan<- uint64
+}
 
 // StartFakeSlave joins the master at discovery for one session, claims
 // maxLoad, answers load polls, and treats tasks as behaviour says. It speaks
@@ -36,7 +53,16 @@ func StartFakeSlave(t testing.TB, discoveryAddr string, maxLoad uint64, behaviou
 // 127.0.0.2, so that one process can play slaves on several hosts.
 func StartFakeSlaveAt(t testing.TB, ip, discoveryAddr string, maxLoad uint64, behaviour FakeBehaviour) *Node {
 	t.Helper()
-	addr := netip.MustParseAddr(ip)
+	return StartFakeSlaveWith(t, FakeSlave{IP: ip, Discovery: discoveryAddr, MaxLoad: maxLoad, Behaviour: behaviour})
+}
+
+// StartFakeSlaveWith is StartFakeSlave configured by f.
+func StartFakeSlaveWith(t testing.TB, f FakeSlave) *Node {
+	t.Helper()
+	if f.IP == "" {
+		f.IP = "127.0.0.1"
+	}
+	addr, discoveryAddr, maxLoad := netip.MustParseAddr(f.IP), f.Discovery, f.MaxLoad
 	udp, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)))
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +102,7 @@ func StartFakeSlaveAt(t testing.TB, ip, discoveryAddr string, maxLoad uint64, be
 			}
 		}
 		go serveFakeLoad(conns[0], maxLoad)
-		go serveFakeTasks(conns, behaviour)
+		go serveFakeTasks(conns, f)
 		<-ctx.Done()
 		return nil
 	})
@@ -97,18 +123,32 @@ func serveFakeLoad(c net.Conn, maxLoad uint64) {
 	}
 }
 
-func serveFakeTasks(conns [3]net.Conn, behaviour FakeBehaviour) {
+func serveFakeTasks(conns [3]net.Conn, f FakeSlave) {
 	r, results := bufio.NewReader(conns[1]), packets.NewWriter(conns[2])
 	for {
 		m, err := packets.ReadFrame(r)
 		if err != nil {
 			return
 		}
+		if c, ok := m.(packets.TaskCancel); ok {
+			select {
+			case f.Cancels <- c.ID: // a nil channel is never ready
+			default:
+			}
+			if f.Behaviour == FakeSilent && results.Write(packets.TaskCancelled{ID: c.ID}) != nil {
+				return
+			}
+			continue
+		}
 		req, ok := m.(packets.TaskRequest)
 		if !ok {
 			continue
 		}
-		switch behaviour {
+		switch f.Behaviour {
+		case FakeSilent, FakeDeaf:
+			if results.Write(packets.TaskAck{ID: req.ID}) != nil {
+				return
+			}
 		case FakeRefuse:
 			if results.Write(packets.TaskNak{ID: req.ID, Reason: "fake slave refuses everything"}) != nil {
 				return

@@ -2,6 +2,7 @@ package tasks_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"strings"
@@ -127,5 +128,22 @@ func BenchmarkFibonacci(b *testing.B) {
 				tasks.Fibonacci(n)
 			}
 		})
+	}
+}
+
+// A cancelled fibonacci stops between doubling steps; a small one has none
+// to stop at past the first, which already sees the cancel.
+func TestFibonacciCancellation(t *testing.T) {
+	t.Parallel()
+	fib, _ := tasks.ByName("fibonacci")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, n := range []uint64{1, 90, fib.MaxN} {
+		if got, err := fib.Run(ctx, n); !errors.Is(err, context.Canceled) || got != "" {
+			t.Errorf("Run(%d) with a cancelled context = %q, %v; want context.Canceled", n, got, err)
+		}
+	}
+	if got, err := fib.Run(ctx, 0); err != nil || got != "0" {
+		t.Errorf("Run(0) with a cancelled context = %q, %v; want 0: there is no step to stop at", got, err)
 	}
 }

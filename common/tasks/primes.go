@@ -21,13 +21,16 @@ func init() {
 
 // CountPrimes returns how many primes are ≤ n, as decimal text. It is naive
 // on purpose (trial division by every smaller number) so that it is the
-// heavy task; it checks ctx between candidates.
+// heavy task. It checks ctx every checkEvery candidates: near MaxN, 1024
+// candidates took 50 ms of one core, 64 take about 3 ms.
 func CountPrimes(ctx context.Context, n uint64) (string, error) {
 	count := 0
 	// MaxN fits 32 bits, and 32-bit division is the faster instruction.
 	for i := uint32(2); uint64(i) <= n; i++ {
-		if i&1023 == 0 && ctx.Err() != nil {
-			return "", ctx.Err()
+		if i%checkEvery == 0 {
+			if err := checkpoint(ctx); err != nil {
+				return "", err
+			}
 		}
 		if isPrimeNaive(i) {
 			count++
@@ -35,6 +38,10 @@ func CountPrimes(ctx context.Context, n uint64) (string, error) {
 	}
 	return strconv.Itoa(count), nil
 }
+
+// checkEvery is how many candidates CountPrimes tests between two looks at
+// its context: a cancel stops it within a few milliseconds of work.
+const checkEvery = 64
 
 func isPrimeNaive(i uint32) bool {
 	for j := uint32(2); j < i; j++ {

@@ -55,7 +55,8 @@ func TestCountPrimesKnownValues(t *testing.T) {
 		{10, "4"},
 		{100, "25"},
 		{1000, "168"},
-		{1024, "172"}, // the first cancellation check point
+		{64, "18"}, // the first cancellation check point
+		{1024, "172"},
 		{10000, "1229"},
 		{20000, "2262"},
 	} {
@@ -134,8 +135,8 @@ func timeoutOf(ctx context.Context) time.Duration {
 }
 
 // TestCountPrimesSmallWithCancelledContext: the context is checked every
-// 1024 numbers, so a count below 1024 runs to its (correct) end even when
-// cancelled, and one that reaches 1024 stops there.
+// 64 numbers, so a count below 64 runs to its (correct) end even when
+// cancelled, and one that reaches 64 stops there.
 func TestCountPrimesSmallWithCancelledContext(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -145,9 +146,9 @@ func TestCountPrimesSmallWithCancelledContext(t *testing.T) {
 		want string
 		err  error
 	}{
-		{100, "25", nil},
-		{1023, "172", nil},
-		{1024, "", context.Canceled},
+		{10, "4", nil},
+		{63, "18", nil},
+		{64, "", context.Canceled},
 	} {
 		got, err := tasks.CountPrimes(ctx, tc.n)
 		if got != tc.want || !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {

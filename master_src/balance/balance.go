@@ -41,9 +41,13 @@ type Figures struct {
 	Workers, Busy int
 	// Draining is set once the slave said it is leaving: it takes no task.
 	Draining bool
-	// Ejected is set while the master keeps the slave out for failing
-	// tasks: it takes no task until it comes back.
+	// Ejected is set while the master's outlier detection keeps the slave
+	// out for consecutive timeouts or failures: it takes no task until it
+	// comes back.
 	Ejected bool
+	// MaxInFlight bounds InFlight (0: no bound): a slave holding that many
+	// unfinished tasks, answered or not, takes no more.
+	MaxInFlight int
 	// Offers holds the codes of the tasks the slave offers: it takes no
 	// other.
 	Offers TaskSet
@@ -114,13 +118,13 @@ type Choice struct {
 }
 
 // Fits reports whether s may take the task: it is neither draining nor
-// ejected, it offers the task, the task fits under its max load, and it has
-// not refused the task.
+// ejected, it offers the task, it holds fewer than MaxInFlight tasks, the
+// task fits under its max load, and it has not refused the task.
 func (c *Choice) Fits(s Slave) bool {
 	f := s.Figures()
 	total := f.Committed + c.Load
-	return !f.Draining && !f.Ejected && f.Offers.Has(c.Task) && total <= f.MaxLoad && total >= c.Load &&
-		!slices.Contains(c.Skip, s)
+	return !f.Draining && !f.Ejected && f.Offers.Has(c.Task) && (f.MaxInFlight == 0 || f.InFlight < f.MaxInFlight) &&
+		total <= f.MaxLoad && total >= c.Load && !slices.Contains(c.Skip, s)
 }
 
 // Algorithm chooses the slave for each task.

@@ -74,6 +74,10 @@
     setText($('s-queue'), fmtInt(st.queue_length));
     setText($('s-p50'), fmtMs(st.latency_p50_ms));
     setText($('s-p99'), fmtMs(st.latency_p99_ms));
+    setText($('s-cancelled'), fmtInt(st.tasks_cancelled));
+    setText($('s-hedged'), fmtInt(st.tasks_hedged));
+    setText($('s-ejected'), `${fmtInt(st.slaves_ejected)} now`);
+    $('s-ejected').title = `${plural(st.ejections, 'ejection')} since start`;
     setText($('s-window'), `Rate and latency over the last ${st.window_seconds} s of task requests ` +
       `(${plural(st.requests_in_window, 'request')}); ${plural(st.tasks_total, 'task')} since start.`);
   }
@@ -129,6 +133,8 @@
     r.inFlight = cell('num c-inflight', 'In flight');
     r.done = cell('num c-done', 'Done');
     r.refused = cell('num c-refused', 'Refused');
+    r.cancelled = cell('num c-cancelled', 'Cancelled');
+    r.hedged = cell('num c-hedged', 'Hedged');
     r.age = cell('num c-age', 'Last report');
     const sparkTd = cell('c-spark', 'Load history');
     r.spark = document.createElementNS(SVG, 'svg');
@@ -142,7 +148,7 @@
     r.line.setAttribute('class', 'line');
     r.spark.append(r.area, r.line);
     sparkTd.append(r.spark);
-    tr.append(r.key, stateTd, r.load, meterTd, r.inFlight, r.done, r.refused, r.age, sparkTd);
+    tr.append(r.key, stateTd, r.load, meterTd, r.inFlight, r.done, r.refused, r.cancelled, r.hedged, r.age, sparkTd);
     return r;
   }
 
@@ -172,7 +178,7 @@
   function renderSlaves(sl) {
     const body = $('slave-rows');
     const seen = new Set();
-    const counts = { serving: 0, joining: 0, draining: 0, lost: 0 };
+    const counts = { serving: 0, ejected: 0, joining: 0, draining: 0, lost: 0 };
     sl.slaves.forEach((s, i) => {
       seen.add(s.slave);
       counts[s.state] = (counts[s.state] || 0) + 1;
@@ -185,7 +191,9 @@
       r.tr.dataset.state = s.state;
       setText(r.state, s.state);
       r.state.dataset.v = s.state;
-      r.state.title = s.state === 'lost' ? `lost: ${s.lost_cause || 'unknown cause'}` : '';
+      r.state.title = s.state === 'lost' ? `lost: ${s.lost_cause || 'unknown cause'}`
+        : s.state === 'ejected' ? `ejected until ${s.ejected_until} (${plural(s.ejections, 'ejection')}): its tries timed out or failed in a row`
+          : s.ejections ? plural(s.ejections, 'ejection') : '';
       const listed = s.state !== 'joining';
       setText(r.load, listed ? fmtQty(s.load) : '–');
       r.load.title = listed ? `master's view ${s.load}; last reported ${s.reported_load} (CPU fraction ${s.cpu_fraction})` : '';
@@ -200,6 +208,9 @@
       setText(r.done, fmtInt(s.tasks_done));
       r.done.title = s.tasks_failed ? `${s.tasks_failed} failed` : '';
       setText(r.refused, fmtInt(s.tasks_refused));
+      setText(r.cancelled, fmtInt(s.tasks_cancelled));
+      setText(r.hedged, fmtInt(s.tasks_hedged));
+      r.hedged.title = 'tasks sent to this slave as a hedge for a slow try elsewhere';
       setText(r.age, fmtAge(s.last_report_age_ms));
       drawSpark(r, mergeHistory(s, sl.history_length), sl.history_length, sl.poll_interval_ms, s.slave);
     });
