@@ -127,3 +127,18 @@ func TestPoolSlowStart(t *testing.T) {
 		t.Fatalf("the warming slave got %d of 1000, want about 90", got[late])
 	}
 }
+
+// With -free-workers=false the master places as if no slave reported worker
+// slots: none is ever without a free worker.
+func TestPoolIgnoresWorkersWhenTold(t *testing.T) {
+	t.Parallel()
+	p, ms := newTestPool(t, "round_robin", 0, 1000)
+	p.ignoreWorkers = true
+	p.report(ms[0], packets.LoadReport{MaxLoad: 1000, Workers: 1}, time.Now())
+	if _, err := acquireNow(t, p, 10); err != nil {
+		t.Fatal(err)
+	}
+	if f := ms[0].Figures(); f.Workers != 0 || f.Idle != 0 || !f.FreeWorker() {
+		t.Fatalf("workers %d, idle %d, free %v: want 0, 0, true", f.Workers, f.Idle, f.FreeWorker())
+	}
+}

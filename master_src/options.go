@@ -58,6 +58,11 @@ type Options struct {
 	// from ejection, warms up from a tenth of its share of tasks to all of
 	// it (0: off).
 	SlowStart time.Duration
+	// FreeWorkers places by the worker slots slaves report: every
+	// algorithm prefers a slave with a free worker. Off, the master places
+	// as if no slave reported any (the textbook algorithms, which the lab
+	// checks against queueing theory).
+	FreeWorkers bool
 	// TryTimeoutFloor is the least per-try timeout: a try slower than 10 ×
 	// its task type's recent p99 (never less than the floor, never more
 	// than TaskTimeout) is hedged, sent to a second slave as well.
@@ -111,6 +116,7 @@ func NewOptions() Options {
 		QueueWait:          10 * time.Second,
 		TaskTimeout:        60 * time.Second,
 		MaxAttempts:        3,
+		FreeWorkers:        true,
 		TryTimeoutFloor:    50 * time.Millisecond,
 		EjectAfter:         3,
 		EjectBase:          30 * time.Second,

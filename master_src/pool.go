@@ -74,6 +74,9 @@ type pool struct {
 	// slowStart is the span over which a slave that (re)enters the pool
 	// warms up to its full share (0: off); set before the pool is used.
 	slowStart time.Duration
+	// ignoreWorkers places as if no slave reported worker slots
+	// (-free-workers=false); set before the pool is used.
+	ignoreWorkers bool
 	// maxUnfinished bounds each slave's unfinished tasks (0: no bound);
 	// outliers says when a slave is ejected. Both are set before the
 	// first slave joins.
@@ -166,6 +169,9 @@ func (p *pool) report(mb *member, r packets.LoadReport, now time.Time) (returned
 // algorithm has forgotten it, and must not learn of it again from a late
 // report or result).
 func (p *pool) trackLocked(mb *member) {
+	if p.ignoreWorkers {
+		mb.fig.Workers = 0
+	}
 	mb.fig.Idle = max(mb.fig.Workers-mb.fig.InFlight, 0)
 	if mb.inPool {
 		p.algo.Track(mb)

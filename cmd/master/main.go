@@ -40,6 +40,7 @@ func run(ctx context.Context) error {
 	fs.IntVar(&o.QueueLength, "queue-length", o.QueueLength, "most requests waiting for a slave with room")
 	fs.DurationVar(&o.QueueWait, "queue-wait", o.QueueWait, "how long a request waits for a slave with room before 503")
 	fs.DurationVar(&o.TaskTimeout, "task-timeout", o.TaskTimeout, "how long a dispatched task may take before 504")
+	fs.BoolVar(&o.FreeWorkers, "free-workers", o.FreeWorkers, "prefer a slave with a free worker, by the workers slaves report (false: place as if they reported none)")
 	fs.DurationVar(&o.SlowStart, "slow-start", o.SlowStart, "a slave that joins warms up to its full share of tasks over this span (0: off)")
 	fs.IntVar(&o.MaxAttempts, "max-attempts", o.MaxAttempts, "most slaves a task is sent to when slaves die under it")
 	fs.DurationVar(&o.TryTimeoutFloor, "try-timeout-floor", o.TryTimeoutFloor, "least per-try timeout before a slow task is also sent to a second slave")
