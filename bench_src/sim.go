@@ -245,6 +245,7 @@ func newSim(o SimOptions, algo balance.Algorithm) *sim {
 		s.fig.MaxLoad = math.MaxUint64 / 2 // no cap: the queues hold what comes
 		s.fig.Factor = 1 / float64(o.Workers)
 		s.fig.Latency = make([]balance.PeakEWMA, simTaskCode+1)
+		s.fig.Offers.Add(simTaskCode)
 		s.fig.Idle = o.Workers // the slave's first report says all are idle
 		s.fig.Offers.Add(simTaskCode)
 		if o.FreeWorkers {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lbproject/loadbalancer/common/packets"
-	"github.com/lbproject/loadbalancer/common/tasks"
 	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
@@ -25,15 +23,15 @@ var (
 	errTaskFailed  = errors.New("task failed")
 )
 
-// runTask places task t with input n on a slave and waits for its result.
+// runTask places job j on a slave and waits for its result.
 // A refusal sends it to another slave; a slave lost under it sends it to
 // another, up to MaxAttempts slaves. It fails with errNoCapacity or
 // errQueueFull (no slave had room in time), errTaskTimeout, errTaskFailed,
 // or ctx's error. Every task it numbers is listed by /api/tasks.
-func (m *Master) runTask(ctx context.Context, t tasks.Task, n uint64) (taskOutcome, error) {
+func (m *Master) runTask(ctx context.Context, j job) (taskOutcome, error) {
 	start := time.Now()
-	res, err := m.submit(ctx, t, n, start)
-	rec := taskRecord{id: res.TaskID, task: t.Name, n: n, slave: res.Slave, start: start,
+	res, err := m.submit(ctx, j, start)
+	rec := taskRecord{id: res.TaskID, task: j.name, n: j.n, slave: res.Slave, start: start,
 		took: res.Duration, status: taskStatusOf(err)}
 	if err != nil {
 		rec.took, rec.err = time.Since(start), err.Error()
@@ -42,18 +40,18 @@ func (m *Master) runTask(ctx context.Context, t tasks.Task, n uint64) (taskOutco
 	return res, err
 }
 
-func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.Time) (taskOutcome, error) {
-	r := &taskRun{m: m, t: t, n: n, load: t.Load(n), id: m.taskSeq.Add(1)}
+func (m *Master) submit(ctx context.Context, j job, start time.Time) (taskOutcome, error) {
+	r := &taskRun{m: m, j: j, id: m.taskSeq.Add(1)}
 	defer r.cancelAll()
 	queueDeadline := start.Add(m.opts.QueueWait)
 	taskCtx := ctx
 	dispatched := false
-	tryTimer := time.NewTimer(m.opts.TaskTimeout)
+	tryTimer := time.NewTimer(j.timeout)
 	tryTimer.Stop() // armed by armTry
 	defer tryTimer.Stop()
 	for {
 		if len(r.tries) == 0 {
-			mb, err := m.pool.acquire(taskCtx, t.Code, r.load, &r.skip, queueDeadline)
+			mb, err := m.pool.acquire(taskCtx, j.index, j.load, &r.skip, queueDeadline)
 			if err != nil {
 				if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 					err = errTaskTimeout
@@ -65,9 +63,9 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 				// everything, re-dispatches and hedges included.
 				dispatched = true
 				var cancel context.CancelFunc
-				taskCtx, cancel = context.WithTimeout(ctx, m.opts.TaskTimeout)
+				taskCtx, cancel = context.WithTimeout(ctx, j.timeout)
 				defer cancel()
-				queueDeadline = start.Add(m.opts.QueueWait + m.opts.TaskTimeout)
+				queueDeadline = start.Add(m.opts.QueueWait + j.timeout)
 			}
 			if !r.start(mb) {
 				continue
@@ -105,14 +103,13 @@ func (m *Master) submit(ctx context.Context, t tasks.Task, n uint64, start time.
 // first, and at most one hedge), the slaves that refused it, and how many
 // were lost under it. submit's goroutine owns it.
 type taskRun struct {
-	m       *Master
-	t       tasks.Task
-	n, load uint64
-	id      uint64     // the user-visible task ID
-	tries   []*attempt // in flight, oldest first; at most 2
-	skip    []balance.Slave
-	lost    int  // slaves lost under the task
-	hedged  bool // a hedge was sent: no second one
+	m      *Master
+	j      job
+	id     uint64     // the user-visible task ID
+	tries  []*attempt // in flight, oldest first; at most 2
+	skip   []balance.Slave
+	lost   int  // slaves lost under the task
+	hedged bool // a hedge was sent: no second one
 }
 
 // attempt is one try of the task on one slave, its load reserved there.
@@ -128,7 +125,7 @@ type attempt struct {
 // take the whole task timeout needs none (the task timeout ends it).
 func (r *taskRun) armTry(timer *time.Timer) {
 	timer.Stop() // a timer armed for an earlier try must not fire for this one
-	if d := r.m.tryTimes.timeout(r.t.Code, r.load); d < r.m.opts.TaskTimeout {
+	if d := r.m.tryTimes.timeout(r.j.index, r.j.load, r.j.timeout); d < r.j.timeout {
 		timer.Reset(d)
 	}
 }
@@ -146,16 +143,16 @@ func (r *taskRun) events(i int) chan event {
 func (r *taskRun) start(mb *member) bool {
 	m := r.m
 	if m.log.DebugEnabled() {
-		m.log.Debug("assigned task", "task_id", r.id, "task", r.t.Name, "n", r.n, "slave", mb.s.key.nodeKey)
+		m.log.Debug("assigned task", "task_id", r.id, "task", r.j, "slave", mb.s.key.nodeKey)
 	}
-	req := packets.TaskRequest{ID: m.wireSeq.Add(1), Task: r.t.Code, N: r.n}
-	c, err := mb.s.link.send(req, r.load)
+	id := m.wireSeq.Add(1)
+	c, err := mb.s.link.send(id, r.j.index, r.j.request(id), r.j.load)
 	if err != nil {
-		m.pool.release(mb, r.load)
+		m.pool.release(mb, r.j.load)
 		r.skip = append(r.skip, mb)
 		return false
 	}
-	r.tries = append(r.tries, &attempt{mb: mb, wireID: req.ID, c: c, sentAt: time.Now()})
+	r.tries = append(r.tries, &attempt{mb: mb, wireID: id, c: c, sentAt: time.Now()})
 	return true
 }
 
@@ -172,7 +169,7 @@ func (r *taskRun) tryTimedOut() bool {
 	for _, a := range r.tries {
 		skip = append(skip, a.mb)
 	}
-	mb := r.m.pool.tryAcquire(r.t.Code, r.load, skip)
+	mb := r.m.pool.tryAcquire(r.j.index, r.j.load, skip)
 	if mb == nil || !r.start(mb) {
 		return false
 	}
@@ -211,7 +208,7 @@ func (r *taskRun) settle(i int, ev event, start time.Time) (out taskOutcome, don
 	case ev.kind == outcomeResult && ev.result.OK:
 		a.mb.s.done.Add(1)
 		m.pool.tryAnswered(a.mb)
-		m.tryTimes.observe(r.t.Code, time.Since(a.sentAt), r.load)
+		m.tryTimes.observe(r.j.index, time.Since(a.sentAt), r.j.load)
 		return taskOutcome{TaskID: r.id, Value: ev.result.Body, Slave: key, Duration: time.Since(start),
 			Compute: time.Duration(ev.result.ComputeMicros) * time.Microsecond}, true, nil
 	case ev.kind == outcomeResult:
@@ -226,7 +223,7 @@ func (r *taskRun) settle(i int, ev event, start time.Time) (out taskOutcome, don
 			return out, false, nil // the hedge goes on
 		}
 		if r.lost >= m.opts.MaxAttempts {
-			m.log.Error("task given up", "task_id", r.id, "task", r.t.Name, "n", r.n, "attempts", r.lost)
+			m.log.Error("task given up", "task_id", r.id, "task", r.j, "attempts", r.lost)
 			return taskOutcome{TaskID: r.id}, true, fmt.Errorf("%w: %d slaves were lost while running it", errTaskFailed, r.lost)
 		}
 		m.metrics.redispatched.Inc()

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -39,9 +41,10 @@ func (m *Master) routes() http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /{task}", m.handleTask)
+	mux.HandleFunc("POST /{task}", m.handleTask)
 	// Everything else, so that it gets this API's answers (JSON when asked
 	// for) rather than the mux's plain "404 page not found" and 405.
-	mux.HandleFunc("/", handleUnrouted)
+	mux.HandleFunc("/", m.handleUnrouted)
 	return mux
 }
 
@@ -50,13 +53,19 @@ const maxQuotedPath = 64
 
 // handleUnrouted answers what no route takes: 405 for a method other than
 // GET and HEAD, 404 for a path that is no task (/fibonacci/, /a/b).
-func handleUnrouted(w http.ResponseWriter, r *http.Request) {
+func (m *Master) handleUnrouted(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		respondError(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: use GET", quoted(r.Method)))
+		notAllowed(w, r)
 		return
 	}
-	respondError(w, r, http.StatusNotFound, fmt.Sprintf("no such path %s: tasks are /NAME?n=N with NAME one of %s", quoted(r.URL.Path), taskList()))
+	respondError(w, r, http.StatusNotFound, fmt.Sprintf("no such path %s: tasks are /NAME?n=N or /NAME?input=TEXT with NAME one of %s", quoted(r.URL.Path), m.catalog.names()))
+}
+
+// notAllowed answers a method that only the slaves' own tasks take (POST) or
+// that nothing takes.
+func notAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET, HEAD")
+	respondError(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: use GET", quoted(r.Method)))
 }
 
 // quoted quotes s, cut to maxQuotedPath bytes: a 900 KB path gets a short
@@ -70,12 +79,18 @@ func quoted(s string) string {
 
 // TaskAnswer is the JSON form of a task's answer (Accept: application/json).
 type TaskAnswer struct {
-	Task       string  `json:"task"`
-	N          uint64  `json:"n"`
-	Result     string  `json:"result"`
-	TaskID     uint64  `json:"task_id"`
-	Slave      string  `json:"slave"`
-	DurationMS float64 `json:"duration_ms"`
+	Task string `json:"task"`
+	// N is a built-in task's input; 0 for a slave's own task, whose input
+	// is InputBytes long.
+	N          uint64 `json:"n"`
+	InputBytes *int   `json:"input_bytes,omitempty"`
+	// Result is the result when it is UTF-8 text; otherwise it is empty
+	// and ResultBase64 holds it (standard base64, with padding).
+	Result       string  `json:"result"`
+	ResultBase64 string  `json:"result_base64,omitempty"`
+	TaskID       uint64  `json:"task_id"`
+	Slave        string  `json:"slave"`
+	DurationMS   float64 `json:"duration_ms"`
 	// ComputeMS is the slave's computing time; DurationMS adds queueing,
 	// the network and any re-dispatch.
 	ComputeMS float64 `json:"compute_ms"`
@@ -84,15 +99,19 @@ type TaskAnswer struct {
 func (m *Master) handleTask(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	name := r.PathValue("task")
-	t, ok := tasks.ByName(name)
-	if !ok {
-		respondError(w, r, http.StatusNotFound, fmt.Sprintf("unknown task %s: tasks are %s", quoted(name), taskList()))
+	t, ok := m.catalog.lookup(name)
+	switch {
+	case r.Method == http.MethodPost && (t.Builtin != nil || reservedNames[name]):
+		notAllowed(w, r)
+		return
+	case !ok:
+		respondError(w, r, http.StatusNotFound, fmt.Sprintf("unknown task %s: tasks are %s", quoted(name), m.catalog.names()))
 		return
 	}
 	if r.Method == http.MethodHead {
 		// HEAD never runs a task: it says whether the same GET is valid.
-		if _, err := parseQueryN(r, t); err != nil {
-			respondError(w, r, http.StatusBadRequest, err.Error())
+		if _, status, err := m.readJob(w, r, t); err != nil {
+			respondError(w, r, status, err.Error())
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -101,30 +120,40 @@ func (m *Master) handleTask(w http.ResponseWriter, r *http.Request) {
 	}
 	status := m.serveTask(w, r, t)
 	end := time.Now()
+	// Only catalogue names reach here: the label's values stay bounded.
 	m.metrics.requests.WithLabelValues(t.Name, strconv.Itoa(status)).Inc()
 	m.metrics.latency.WithLabelValues(t.Name).Observe(end.Sub(start).Seconds())
 	m.stats.observe(end, end.Sub(start))
 }
 
 // serveTask answers one task request and returns the status it sent.
-func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t tasks.Task) int {
-	n, err := parseQueryN(r, t)
+func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t taskView) int {
+	j, status, err := m.readJob(w, r, t)
 	if err != nil {
-		return respondError(w, r, http.StatusBadRequest, err.Error())
+		return respondError(w, r, status, err.Error())
 	}
-	res, err := m.runTask(r.Context(), t, n)
+	if t.Slaves == 0 && m.Slaves() > 0 {
+		// Offered before, by no slave in the pool now: waiting for one to
+		// join would only hold the client.
+		w.Header().Set("Retry-After", "1")
+		return respondError(w, r, http.StatusServiceUnavailable, fmt.Sprintf("no slave offers %s now", t.Name))
+	}
+	res, err := m.runTask(withClient(r.Context(), clientAddr(r)), j)
 	switch {
 	case err == nil:
+	case errors.Is(err, errClientQueueFull):
+		w.Header().Set("Retry-After", "1")
+		return respondError(w, r, http.StatusTooManyRequests, fmt.Sprintf("%s: %v (-client-max-queued %d): retry later", j, err, m.opts.ClientMaxQueued))
 	case (errors.Is(err, errNoCapacity) || errors.Is(err, errQueueFull)) && m.Slaves() == 0:
 		w.Header().Set("Retry-After", "1")
-		return respondError(w, r, http.StatusServiceUnavailable, fmt.Sprintf("no slave has joined this master yet: start a slave (%s n=%d)", t.Name, n))
+		return respondError(w, r, http.StatusServiceUnavailable, fmt.Sprintf("no slave has joined this master yet: start a slave (%s)", j))
 	case errors.Is(err, errNoCapacity), errors.Is(err, errQueueFull):
 		w.Header().Set("Retry-After", "1")
-		return respondError(w, r, http.StatusServiceUnavailable, fmt.Sprintf("no slave can take %s n=%d now: %v", t.Name, n, err))
+		return respondError(w, r, http.StatusServiceUnavailable, fmt.Sprintf("no slave can take %s now: %v", j, err))
 	case errors.Is(err, errTaskTimeout):
-		return respondError(w, r, http.StatusGatewayTimeout, fmt.Sprintf("%s n=%d: %v within %s", t.Name, n, err, m.opts.TaskTimeout))
+		return respondError(w, r, http.StatusGatewayTimeout, fmt.Sprintf("%s: %v within %s", j, err, j.timeout))
 	case errors.Is(err, errTaskFailed):
-		return respondError(w, r, http.StatusBadGateway, fmt.Sprintf("%s n=%d: %v", t.Name, n, err))
+		return respondError(w, r, http.StatusBadGateway, fmt.Sprintf("%s: %v", j, err))
 	case errors.Is(err, context.Canceled):
 		m.log.Debug("client left before the answer", "task_id", res.TaskID, "task", t.Name)
 		return 499 // nginx's "client closed request", for the metrics only
@@ -132,15 +161,50 @@ func (m *Master) serveTask(w http.ResponseWriter, r *http.Request, t tasks.Task)
 		return respondError(w, r, http.StatusInternalServerError, err.Error())
 	}
 	if wantsJSON(r) {
-		return respondJSON(w, http.StatusOK, TaskAnswer{
-			Task: t.Name, N: n, Result: res.Value, TaskID: res.TaskID, Slave: res.Slave.String(),
-			DurationMS: float64(res.Duration.Microseconds()) / 1000, ComputeMS: float64(res.Compute.Microseconds()) / 1000,
-		})
+		return respondJSON(w, http.StatusOK, answerOf(j, res))
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if j.builtin {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(res.Value + "\n"))
+		return http.StatusOK
+	}
+	// A slave's own task's result goes out as it came, byte for byte.
+	if utf8.ValidString(res.Value) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	} else {
+		w.Header().Set("Content-Type", "application/octet-stream")
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(res.Value + "\n"))
+	_, _ = w.Write([]byte(res.Value))
 	return http.StatusOK
+}
+
+// answerOf is the JSON answer of job j's result.
+func answerOf(j job, res taskOutcome) TaskAnswer {
+	a := TaskAnswer{
+		Task: j.name, N: j.n, Result: res.Value, TaskID: res.TaskID, Slave: res.Slave.String(),
+		DurationMS: float64(res.Duration.Microseconds()) / 1000, ComputeMS: float64(res.Compute.Microseconds()) / 1000,
+	}
+	if !j.builtin {
+		n := len(j.input)
+		a.InputBytes = &n
+		if !utf8.ValidString(res.Value) {
+			a.Result, a.ResultBase64 = "", base64.StdEncoding.EncodeToString([]byte(res.Value))
+		}
+	}
+	return a
+}
+
+// clientAddr is the client a request waits in the queue as: its source
+// address (the zero address, one shared queue, if it cannot be read).
+func clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // parseQueryN parses the request's query strictly, then reads n from it:
@@ -205,14 +269,6 @@ func (m *Master) handleTargets(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	respondJSON(w, http.StatusOK, groups)
-}
-
-func taskList() string {
-	var names []string
-	for _, t := range tasks.All() {
-		names = append(names, t.Name)
-	}
-	return strings.Join(names, ", ")
 }
 
 // wantsJSON reports whether the client's Accept header names JSON.

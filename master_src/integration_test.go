@@ -59,7 +59,7 @@ func TestClusterAnswers(t *testing.T) {
 		{"/fibonacci?n=1&n=2", 400, "n given 2 times..."},
 		{"/primes?n=200001", 400, "n must be a whole number from 0 to 200000, got \"200001\"\n"},
 		{"/primes?n=18446744073709551616", 400, "n must be a whole number from 0 to 200000..."},
-		{"/sqrt?n=4", 404, "unknown task \"sqrt\": tasks are fibonacci, primes, work\n"},
+		{"/sqrt?n=4", 404, "unknown task \"sqrt\": tasks are fibonacci, primes\n"},
 		{"/ok", 200, "ok\n"},
 		{"/", 200, "<!doctype html>..."},
 	}

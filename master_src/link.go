@@ -50,6 +50,8 @@ type linkEvents interface {
 	// result is false) and its load is free; rtt is from the send to the
 	// answer, compute the slave's computing time for a result.
 	finished(task uint8, load uint64, rtt, compute time.Duration, result bool)
+	// offered: the slave said which tasks it offers.
+	offered(packets.TaskOffer)
 	// leaving: the slave said it is draining.
 	leaving()
 	// lost: the link failed; called once, before the calls in flight hear
@@ -150,15 +152,16 @@ func (l *slaveLink) cause() error {
 	return l.lostErr
 }
 
-// send registers a call for task req and writes it on the task link.
-func (l *slaveLink) send(req packets.TaskRequest, load uint64) (*call, error) {
-	c := &call{task: req.Task, load: load, sentAt: time.Now(), events: make(chan event, 1)}
+// send registers call id, a task of catalogue index task, and writes its
+// request req on the task link.
+func (l *slaveLink) send(id uint64, task uint8, req packets.Message, load uint64) (*call, error) {
+	c := &call{task: task, load: load, sentAt: time.Now(), events: make(chan event, 1)}
 	l.mu.Lock()
 	if l.lostErr != nil || l.leaving {
 		l.mu.Unlock()
 		return nil, errLinkLost
 	}
-	l.calls[req.ID] = c
+	l.calls[id] = c
 	// Queued under the lock, so no request can follow the LeaveAck; written
 	// after it, so the result reader never waits for the network.
 	err := l.tasks.Queue(req)
@@ -250,6 +253,8 @@ func (l *slaveLink) readResults(group *sync.WaitGroup) error {
 				l.events.finished(c.task, c.load, time.Since(c.sentAt), time.Duration(m.ComputeMicros)*time.Microsecond, true)
 				c.events <- event{kind: outcomeResult, result: m}
 			}
+		case packets.TaskOffer:
+			l.events.offered(m)
 		case packets.Leaving:
 			l.events.leaving()
 			l.acknowledgeLeave()

@@ -30,6 +30,7 @@ type Master struct {
 	sources *sourceLimiter   // handshake packets per source IP
 	hs      *handshake       // answers and warnings to strangers
 	stats   *stats
+	catalog *catalog    // the tasks the slaves offer
 	page    webui.Asset // the status page, rendered once
 
 	udp    *net.UDPConn
@@ -61,15 +62,15 @@ func New(opts Options) (*Master, error) {
 		return nil, err
 	}
 	m := &Master{
-		opts: opts, log: opts.Log, pool: newPool(algo, opts.QueueLength),
+		opts: opts, log: opts.Log, pool: newPool(algo, opts.QueueLength, opts.ClientMaxQueued),
 		reg: newRegistry(opts.MaxSlaves, opts.JoinTimeout), history: newHistory(opts.LoadHistory, opts.LostSlaveTTL),
 		guard: discovery.NewGuard(opts.Secret), sources: newSourceLimiter(opts.HandshakeRate, opts.HandshakeBurst),
-		stats: newStats(opts.RecentTasks, time.Now()), page: page,
+		stats: newStats(opts.RecentTasks, time.Now()), page: page, catalog: newCatalog(),
 	}
 	m.pool.slowStart, m.pool.ignoreWorkers = opts.SlowStart, !opts.FreeWorkers
 	m.pool.maxUnfinished = opts.SlaveMaxUnfinished
 	m.pool.outliers = outlierRules{after: opts.EjectAfter, base: opts.EjectBase, maxPercent: opts.EjectMaxPercent}
-	m.tryTimes = newTryTimeouts(opts.TryTimeoutFloor, opts.TaskTimeout)
+	m.tryTimes = newTryTimeouts(opts.TryTimeoutFloor)
 	m.metrics = newMetrics(m.pool, &m.counts)
 	lc := net.ListenConfig{}
 	if opts.Iface != "" {

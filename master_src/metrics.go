@@ -56,7 +56,7 @@ func newMetrics(p *pool, c *tryCounts) *metrics {
 	ejected := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "master_slaves_ejected", Help: "Slaves in the pool ejected now by outlier detection (they take no task).",
 	}, func() float64 { return float64(p.ejectedCount()) })
-	m.registry.MustRegister(m.requests, m.latency, m.redispatched, m.handshakeDropped, slaves, queued, ejected,
+	m.registry.MustRegister(m.requests, m.latency, m.redispatched, m.handshakeDropped, slaves, queued, ejected, p.waits.vec,
 		counter("master_tasks_cancelled_total", "Cancels sent to slaves for tasks in flight: the client left, the task timed out, or another slave's answer won.", &c.cancelled),
 		counter("master_tasks_hedged_total", "Tasks also sent to a second slave after the first passed its per-try timeout.", &c.hedged),
 		counter("master_ejections_total", "Slaves ejected by outlier detection for tries that timed out or failed in a row.", &c.ejections),

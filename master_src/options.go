@@ -48,6 +48,9 @@ type Options struct {
 	// QueueWait bounds each wait. Past either: 503.
 	QueueLength int
 	QueueWait   time.Duration
+	// ClientMaxQueued caps the requests of one client (source address)
+	// waiting at once; past it: 429. 0: no cap.
+	ClientMaxQueued int
 	// TaskTimeout bounds a task from its first dispatch to its result,
 	// re-dispatches included. Past it: 504.
 	TaskTimeout time.Duration
@@ -150,8 +153,8 @@ func (o Options) check() error {
 		return fmt.Errorf("max slaves must be at least 1, got %d", o.MaxSlaves)
 	case o.PollInterval <= 0 || o.PollTimeout <= 0:
 		return fmt.Errorf("poll interval and timeout must be positive")
-	case o.QueueLength < 0 || o.QueueWait < 0:
-		return fmt.Errorf("queue length and wait must not be negative")
+	case o.QueueLength < 0 || o.QueueWait < 0 || o.ClientMaxQueued < 0:
+		return fmt.Errorf("queue length, queue wait and client max queued must not be negative")
 	case o.SlowStart < 0:
 		return fmt.Errorf("slow start must not be negative, got %s", o.SlowStart)
 	case o.TaskTimeout <= 0 || o.JoinTimeout <= 0 || o.MonitorTimeout <= 0:

@@ -71,7 +71,7 @@ func (p *pool) returnIfDueLocked(mb *member, now time.Time) bool {
 	mb.fig.Ejected, mb.fig.WarmSince = false, now // back: slow start, if on, warms it up again
 	p.ejected--
 	p.trackLocked(mb)
-	if p.queued > 0 {
+	if p.waiting.n > 0 {
 		p.notifyLocked()
 	}
 	return true

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,4 +102,58 @@ func TestTaskFloodKeepsSlaveAlive(t *testing.T) {
 	if v := metricValue(t, base, "master_tasks_redispatched_total"); v != 0 {
 		t.Fatalf("%v tasks re-dispatched: the slave was taken for dead under the flood", v)
 	}
+}
+
+// getFrom sends GET url from source address src (any 127.x.y.z works on
+// Linux loopback), so that tests can be several clients.
+func getFrom(ctx context.Context, src, url string) (*http.Response, error) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	tr := &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return tr.RoundTrip(req)
+}
+
+// A client with -client-max-queued requests waiting gets 429 with
+// Retry-After; another client still queues.
+func TestClientQueueCap(t *testing.T) {
+	o := testutil.MasterOptions(t)
+	o.QueueWait, o.ClientMaxQueued = time.Minute, 1
+	m, _ := testutil.StartMaster(t, o) // no slave: every request waits
+	base := "http://" + m.HTTPAddr().String()
+	queue := func() float64 { return metricValue(t, base, "master_queue_length") }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var waiting sync.WaitGroup
+	defer waiting.Wait()
+	defer cancel()
+	wait := func(src string) {
+		waiting.Add(1)
+		go func() {
+			defer waiting.Done()
+			if resp, err := getFrom(ctx, src, base+"/fibonacci?n=5"); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	wait("127.0.0.1")
+	testutil.WaitFor(t, 10*time.Second, "the first request to queue", func() bool { return queue() == 1 })
+
+	resp, err := getFrom(context.Background(), "127.0.0.1", base+"/fibonacci?n=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("second request of the client: %d, Retry-After %q; want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if v := metricValue(t, base, `master_requests_total{code="429",task="fibonacci"}`); v != 1 {
+		t.Fatalf("%v requests counted as 429, want 1", v)
+	}
+
+	wait("127.0.0.2")
+	testutil.WaitFor(t, 10*time.Second, "another client's request to queue", func() bool { return queue() == 2 })
 }

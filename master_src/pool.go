@@ -3,12 +3,13 @@ package master
 import (
 	"context"
 	"errors"
+	"math"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/packets"
-	"github.com/lbproject/loadbalancer/common/tasks"
 	"github.com/lbproject/loadbalancer/master_src/balance"
 )
 
@@ -34,9 +35,8 @@ var _ balance.Slave = (*member)(nil)
 // newMember builds the figures of a slave from its first load report. It
 // offers the built-in tasks until it says otherwise.
 func newMember(s *session, first packets.LoadReport) *member {
-	mb := &member{s: s}
-	mb.fig.Latency = make([]balance.PeakEWMA, taskCodes)
-	mb.fig.Offers = builtinOffers
+	mb := &member{s: s, fig: balance.Figures{Offers: defaultOffers}} // until its TaskOffer comes
+	mb.fig.Latency = make([]balance.PeakEWMA, math.MaxUint8+1)       // by task index
 	mb.apply(first, time.Now())
 	return mb
 }
@@ -62,15 +62,18 @@ func (mb *member) apply(r packets.LoadReport, now time.Time) {
 }
 
 var (
-	errNoCapacity = errors.New("no slave has room for the task")
-	errQueueFull  = errors.New("the wait queue is full")
+	errNoCapacity      = errors.New("no slave has room for the task")
+	errQueueFull       = errors.New("the wait queue is full")
+	errClientQueueFull = errors.New("this client has too many requests waiting")
 )
 
 // pool is the ordered set of slaves that take tasks and the algorithm that
 // chooses among them. Placing a task and reserving its load happen under one
 // lock, so concurrent requests see each other's choices.
 type pool struct {
-	maxQueue int
+	maxQueue        int
+	clientMaxQueued int // 0: no cap per client
+	waits           queueWaits
 	// slowStart is the span over which a slave that (re)enters the pool
 	// warms up to its full share (0: off); set before the pool is used.
 	slowStart time.Duration
@@ -88,19 +91,94 @@ type pool struct {
 	nextSeq uint64
 	algo    balance.Algorithm
 	choice  balance.Choice // scratch for pickLocked: a placement allocates nothing
-	queued  int
-	ejected int           // members with Figures.Ejected
-	changed chan struct{} // closed and replaced when room may have appeared
+	waiting waitQueue
+	noRoom  []sized // scratch for notifyLocked
+	ejected int     // members with Figures.Ejected
 }
 
-func newPool(algo balance.Algorithm, maxQueue int) *pool {
-	return &pool{algo: algo, maxQueue: maxQueue, changed: make(chan struct{})}
+func newPool(algo balance.Algorithm, maxQueue, clientMaxQueued int) *pool {
+	return &pool{algo: algo, maxQueue: maxQueue, clientMaxQueued: clientMaxQueued,
+		waits: newQueueWaits(), waiting: newWaitQueue()}
 }
 
-// notifyLocked wakes every request waiting for room.
+// Bounds on one hand-off of room to the queue, so that a release stays
+// cheap however long the queue is: so many algorithm choices, so many
+// waiters looked at.
+const (
+	maxHandOffPicks = 8
+	maxHandOffLooks = 256
+)
+
+// sized is a task type and load that found no slave with room.
+type sized struct {
+	task uint8
+	load uint64
+}
+
+// notifyLocked hands the room that may have appeared to the waiters that
+// fit, in the queue's fair order: each client in turn, its oldest waiter
+// that fits. Each waiter placed has its slave reserved and is woken alone;
+// waiters that do not fit stay asleep. A waiter whose only fitting slaves
+// refused it has its refusals forgotten, to be placed on the next change.
 func (p *pool) notifyLocked() {
-	close(p.changed)
-	p.changed = make(chan struct{})
+	q := &p.waiting
+	p.noRoom = p.noRoom[:0]
+	b := handOffBudget{picks: maxHandOffPicks, looks: maxHandOffLooks}
+	for cq, idle := q.turn, 0; cq != nil && idle < len(q.clients) && b.left(); { // idle: clients passed over since the last placement
+		next := cq.next // still in the ring after cq leaves it, unless the queue empties
+		if !p.placeOneLocked(cq, &b) {
+			idle, cq = idle+1, next
+			continue
+		}
+		if q.n == 0 {
+			return
+		}
+		idle, q.turn, cq = 0, next, next
+	}
+}
+
+// handOffBudget is what is left of one hand-off's bounds.
+type handOffBudget struct{ picks, looks int }
+
+func (b *handOffBudget) left() bool { return b.picks > 0 && b.looks > 0 }
+
+// placeOneLocked places cq's oldest waiter that fits, if any fits.
+func (p *pool) placeOneLocked(cq *clientQueue, b *handOffBudget) bool {
+	for w := cq.head; w != nil && b.left(); w = w.next {
+		b.looks--
+		if p.knownNoRoomLocked(w) {
+			continue
+		}
+		b.picks--
+		mb, skipped := p.pickLocked(w.task, w.load, *w.skip)
+		switch {
+		case mb != nil:
+			p.reserveLocked(mb, w.load)
+			p.waiting.remove(w)
+			w.placed <- mb
+			return true
+		case skipped:
+			*w.skip = (*w.skip)[:0]
+		case len(*w.skip) == 0:
+			p.noRoom = append(p.noRoom, sized{w.task, w.load})
+		}
+	}
+	return false
+}
+
+// knownNoRoomLocked reports that w cannot fit: this hand-off already found
+// no slave for a task of its type as light as it (fitting only gets harder
+// with load).
+func (p *pool) knownNoRoomLocked(w *waiter) bool {
+	if len(*w.skip) > 0 {
+		return false
+	}
+	for _, s := range p.noRoom {
+		if s.task == w.task && w.load >= s.load {
+			return true
+		}
+	}
+	return false
 }
 
 // add puts a slave at the end of the pool.
@@ -138,11 +216,23 @@ func (p *pool) drain(mb *member) {
 	p.trackLocked(mb)
 }
 
+// setOffers records the tasks mb offers now; requests waiting for a slave
+// that offers theirs may find one.
+func (p *pool) setOffers(mb *member, offers balance.TaskSet) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mb.fig.Offers = offers
+	p.trackLocked(mb)
+	if p.waiting.n > 0 {
+		p.notifyLocked()
+	}
+}
+
 // size returns the number of slaves and of requests waiting for room.
 func (p *pool) size() (slaves, queued int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.members), p.queued
+	return len(p.members), p.waiting.n
 }
 
 // report records a load report that came at now, and reports whether it
@@ -150,14 +240,14 @@ func (p *pool) size() (slaves, queued int) {
 func (p *pool) report(mb *member, r packets.LoadReport, now time.Time) (returned bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	grew := r.MaxLoad > mb.fig.MaxLoad
+	oldMax, oldInFlight := mb.fig.MaxLoad, mb.fig.MaxInFlight
 	mb.apply(r, now)
 	if p.maxUnfinished > 0 {
 		// A slave with many workers may hold more: 4 tasks per worker.
 		mb.fig.MaxInFlight = max(p.maxUnfinished, 4*int(r.Workers))
 	}
 	p.trackLocked(mb)
-	if grew && p.queued > 0 {
+	if mb.fig.MaxLoad > oldMax || mb.fig.MaxInFlight > oldInFlight { // room grew
 		p.notifyLocked()
 	}
 	return p.returnIfDueLocked(mb, now)
@@ -194,61 +284,103 @@ func (p *pool) observe(mb *member, task uint8, rtt, compute time.Duration, load 
 func (p *pool) release(mb *member, load uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.releaseLocked(mb, load)
+}
+
+func (p *pool) releaseLocked(mb *member, load uint64) {
 	mb.fig.Committed -= load
 	mb.fig.InFlight--
 	p.trackLocked(mb)
-	if p.queued > 0 {
-		p.notifyLocked()
-	}
+	p.notifyLocked()
 }
 
 // acquire chooses a slave with room for load and reserves it there. Slaves
 // in *skip (those that refused this task) are passed over; when only they
 // have room, skip is cleared and the request waits for room to change.
-// Waiting is bounded by the queue length and by deadline.
+// Requests that find no room wait in the queue (see waitQueue), under the
+// client ctx carries (withClient). Waiting is bounded by the queue length,
+// the client's cap and by deadline.
 func (p *pool) acquire(ctx context.Context, task uint8, load uint64, skip *[]balance.Slave, deadline time.Time) (*member, error) {
-	var timer *time.Timer
-	queued := false
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-		if queued {
-			p.mu.Lock()
-			p.queued--
-			p.mu.Unlock()
-		}
-	}()
-	for {
-		p.mu.Lock()
-		mb, skipped := p.pickLocked(task, load, *skip)
+	mb, w, err := p.enter(clientOf(ctx), task, load, skip)
+	if w == nil {
+		return mb, err
+	}
+	return p.await(ctx, w, deadline)
+}
+
+// enter places the task at once if nobody waits (a request must not jump
+// the queue) and a slave has room; otherwise it queues the request as
+// client's and returns its waiter. A newcomer that fits where the waiters
+// before it do not is placed by the hand-off, in fair order.
+func (p *pool) enter(client netip.Addr, task uint8, load uint64, skip *[]balance.Slave) (*member, *waiter, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	others := p.waiting.n > 0
+	mb, skipped := p.pickLocked(task, load, *skip)
+	if mb != nil && !others {
+		p.reserveLocked(mb, load)
+		return mb, nil, nil
+	}
+	if skipped {
+		*skip = (*skip)[:0]
+	}
+	switch {
+	case p.clientMaxQueued > 0 && p.waiting.queuedBy(client) >= p.clientMaxQueued:
+		return nil, nil, errClientQueueFull
+	case p.waiting.n >= p.maxQueue:
+		return nil, nil, errQueueFull
+	}
+	w := &waiter{task: task, load: load, skip: skip, placed: make(chan *member, 1)}
+	p.waiting.push(w, client)
+	if mb != nil {
+		p.notifyLocked()
+	}
+	return nil, w, nil
+}
+
+// await waits until w is handed a slave, ctx ends or the deadline passes.
+// A request whose ctx has ended never keeps a slave: one handed over as it
+// ends is given back. One handed over as the deadline passes is kept (the
+// request is placed, after all).
+func (p *pool) await(ctx context.Context, w *waiter, deadline time.Time) (*member, error) {
+	start := time.Now()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	var mb *member
+	err := errNoCapacity
+	select {
+	case mb = <-w.placed:
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+	if mb == nil {
+		mb = p.leave(w)
+	}
+	if ctx.Err() != nil {
+		err = ctx.Err()
 		if mb != nil {
-			p.reserveLocked(mb, load)
-			p.mu.Unlock()
-			return mb, nil
-		}
-		if skipped {
-			*skip = (*skip)[:0]
-		}
-		if !queued {
-			if p.queued >= p.maxQueue {
-				p.mu.Unlock()
-				return nil, errQueueFull
-			}
-			p.queued++
-			queued = true
-			timer = time.NewTimer(time.Until(deadline))
-		}
-		changed := p.changed
-		p.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-timer.C:
-			return nil, errNoCapacity
+			p.release(mb, w.load)
+			mb = nil
 		}
 	}
+	if mb == nil {
+		p.waits.gaveUp.Observe(time.Since(start).Seconds())
+		return nil, err
+	}
+	p.waits.placed.Observe(time.Since(start).Seconds())
+	return mb, nil
+}
+
+// leave takes w out of the queue, or returns the slave it was handed as it
+// stopped waiting.
+func (p *pool) leave(w *waiter) *member {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.cq != nil {
+		p.waiting.remove(w)
+		return nil
+	}
+	return <-w.placed // sent under the lock, as w left the queue
 }
 
 // tryAcquire is acquire without waiting, for a hedge: a slave with room now,
@@ -305,23 +437,3 @@ func (p *pool) entries() []packets.SlaveEntry {
 	}
 	return out
 }
-
-// builtinOffers are the codes of the tasks every slave offers unless it says
-// otherwise: the registered ones.
-var builtinOffers = func() balance.TaskSet {
-	var set balance.TaskSet
-	for _, t := range tasks.All() {
-		set.Add(t.Code)
-	}
-	return set
-}()
-
-// taskCodes sizes the per-task-type latencies: every registered code is an
-// index.
-var taskCodes = func() int {
-	n := 0
-	for _, t := range tasks.All() {
-		n = max(n, int(t.Code)+1)
-	}
-	return n
-}()

@@ -20,7 +20,7 @@ func newTestPool(t testing.TB, algo string, maxQueue int, maxLoads ...uint64) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPool(a, maxQueue)
+	p := newPool(a, maxQueue, 0)
 	var ms []*member
 	for i, max := range maxLoads {
 		s := newSession(peerKey{nodeKey: nodeKey{ID: uint16(i + 1)}}, 0, time.Time{})

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,8 @@ type session struct {
 	// hedged counts the tasks sent to it as a hedge, cancelled the
 	// TaskCancels sent to it.
 	done, failed, refused, hedged, cancelled atomic.Uint64
+
+	offersWithdrawn bool // guarded by the catalogue's lock
 }
 
 func newSession(k peerKey, token uint64, expires time.Time) *session {
@@ -110,6 +113,7 @@ func (s *session) enterPool(first packets.LoadReport) bool {
 	if !s.m.reg.serve(s) {
 		return false
 	}
+	s.m.catalog.offer(s, defaultOffer) // as newMember set them, until its TaskOffer comes
 	s.m.history.joined(s, first)
 	s.m.pool.add(s.mb)
 	return true
@@ -184,9 +188,20 @@ func (s *session) finished(task uint8, load uint64, rtt, compute time.Duration, 
 	s.m.pool.release(s.mb, load)
 }
 
-// leaving marks a slave that said it is leaving as draining.
+// offered records the tasks the slave offers now.
+func (s *session) offered(o packets.TaskOffer) {
+	set, refused := s.m.catalog.offer(s, o.Tasks)
+	s.m.pool.setOffers(s.mb, set)
+	if len(refused) > 0 {
+		s.m.log.Warning("slave's offer partly refused", "slave", s.key.nodeKey, "refused", strings.Join(refused, "; "))
+	}
+}
+
+// leaving marks a slave that said it is leaving as draining: it offers
+// nothing any more.
 func (s *session) leaving() {
 	if s.m.reg.drain(s) {
+		s.m.catalog.withdraw(s)
 		s.m.pool.drain(s.mb)
 		s.m.log.Info("slave draining: no new tasks, waiting for those it holds", "slave", s.key.nodeKey)
 	}
@@ -203,6 +218,7 @@ func (s *session) lost(cause error) {
 	why, _ := lossCause(cause, s.link != nil && s.link.isLeaving())
 	s.m.history.lost(s, s.m.slaveStatus(s, now, s.m.opts.LoadHistory), why, now)
 	s.m.pool.remove(s.mb)
+	s.m.catalog.withdraw(s)
 }
 
 var _ linkEvents = (*session)(nil)

@@ -73,7 +73,7 @@ func taskStatusOf(err error) taskStatus {
 		return taskFailed
 	case errors.Is(err, errTaskTimeout):
 		return taskTimeout
-	case errors.Is(err, errNoCapacity), errors.Is(err, errQueueFull):
+	case errors.Is(err, errNoCapacity), errors.Is(err, errQueueFull), errors.Is(err, errClientQueueFull):
 		return taskUnavailable
 	case errors.Is(err, context.Canceled):
 		return taskCanceled

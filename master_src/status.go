@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/lbproject/loadbalancer/common/tasks"
 	"github.com/lbproject/loadbalancer/common/webui"
 )
 
@@ -63,10 +62,32 @@ type masterStatus struct {
 	Tasks             []taskKind `json:"tasks"`
 }
 
-// taskKind is a task type the master accepts.
+// taskKind is a task the master accepts: a built-in, or one a slave offered
+// (listed from its first offer on, even while no slave offers it).
 type taskKind struct {
-	Name string `json:"name"`
-	MaxN uint64 `json:"max_n"`
+	Name    string `json:"name"`
+	Builtin bool   `json:"builtin"`
+	// Slaves is how many slaves in the pool offer it now.
+	Slaves int `json:"slaves"`
+	// MaxN is a built-in's largest n (its input is ?n=N).
+	MaxN uint64 `json:"max_n,omitempty"`
+	// The rest is for a slave's own task (input ?input=TEXT or a POST
+	// body): the most restrictive limits of the slaves that offer it.
+	MaxInput    int     `json:"max_input,omitempty"` // bytes
+	Load        uint64  `json:"load,omitempty"`      // per task
+	LoadPerByte uint64  `json:"load_per_byte,omitempty"`
+	TimeoutMS   float64 `json:"timeout_ms,omitempty"` // 0: the master's task timeout
+}
+
+func taskKindOf(t taskView) taskKind {
+	k := taskKind{Name: t.Name, Builtin: t.Builtin != nil, Slaves: t.Slaves}
+	if t.Builtin != nil {
+		k.MaxN = t.Builtin.MaxN
+		return k
+	}
+	l := t.Limits
+	k.MaxInput, k.Load, k.LoadPerByte, k.TimeoutMS = l.MaxInput, l.PerTask, l.PerByte, webui.Millis(l.Timeout)
+	return k
 }
 
 // slavesStatus is the answer of GET /api/slaves.
@@ -103,6 +124,7 @@ type slaveStatus struct {
 	LastReportAgeMS *float64   `json:"last_report_age_ms"`
 	Reports         uint64     `json:"reports"`
 	MetricsPort     uint16     `json:"metrics_port"`
+	Tasks           []string   `json:"tasks"` // the tasks it offers; none once draining
 	LoadHistory     []float64  `json:"load_history"`
 
 	key        nodeKey
@@ -168,8 +190,8 @@ func (m *Master) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		p50, p99 := webui.Millis(f.p50), webui.Millis(f.p99)
 		st.LatencyP50MS, st.LatencyP99MS = &p50, &p99
 	}
-	for _, t := range tasks.All() {
-		st.Tasks = append(st.Tasks, taskKind{Name: t.Name, MaxN: t.MaxN})
+	for _, t := range m.catalog.listed() {
+		st.Tasks = append(st.Tasks, taskKindOf(t))
 	}
 	respondAPI(w, http.StatusOK, st)
 }
@@ -274,7 +296,7 @@ func (m *Master) slaveList(now time.Time, n int) []slaveStatus {
 	list := m.servingStatuses(now, n)
 	for _, k := range m.reg.linking() {
 		list = append(list, slaveStatus{Slave: k.String(), IP: k.IP.String(), ID: k.ID,
-			State: stateJoiningName, LoadHistory: []float64{}})
+			State: stateJoiningName, Tasks: []string{}, LoadHistory: []float64{}})
 	}
 	return append(list, m.history.lostSlaves(now, n)...)
 }
@@ -299,6 +321,7 @@ func (m *Master) servingStatuses(now time.Time, n int) []slaveStatus {
 		}
 		st := out[i]
 		st.LoadHistory, st.Reports = m.history.last(s, n)
+		st.Tasks = m.catalog.tasksOf(s)
 		kept = append(kept, st)
 	}
 	return kept
@@ -310,6 +333,7 @@ func (m *Master) slaveStatus(s *session, now time.Time, n int) slaveStatus {
 	st := s.mb.statusLocked(now)
 	m.pool.mu.Unlock()
 	st.LoadHistory, st.Reports = m.history.last(s, n)
+	st.Tasks = m.catalog.tasksOf(s)
 	return st
 }
 

@@ -34,12 +34,12 @@ const (
 // tryTimeouts holds, per task type, the recent round trips per unit of load
 // and derives the per-try timeout from them. Safe for concurrent use.
 type tryTimeouts struct {
-	floor, ceiling time.Duration
-	types          [256]atomic.Pointer[roundTrips] // by task code; nil until its first result
+	floor time.Duration
+	types [256]atomic.Pointer[roundTrips] // by task index; nil until its first result
 }
 
-func newTryTimeouts(floor, ceiling time.Duration) *tryTimeouts {
-	return &tryTimeouts{floor: min(floor, ceiling), ceiling: ceiling}
+func newTryTimeouts(floor time.Duration) *tryTimeouts {
+	return &tryTimeouts{floor: floor}
 }
 
 // roundTrips is a ring of one task type's latest round trips per unit of
@@ -78,21 +78,22 @@ func (t *tryTimeouts) observe(code uint8, rtt time.Duration, load uint64) {
 }
 
 // timeout is how long a try of task code with load may take before the task
-// is also sent elsewhere.
-func (t *tryTimeouts) timeout(code uint8, load uint64) time.Duration {
+// is also sent elsewhere, at most ceiling (the task's own timeout).
+func (t *tryTimeouts) timeout(code uint8, load uint64, ceiling time.Duration) time.Duration {
+	floor := min(t.floor, ceiling)
 	var p99 float64
 	if r := t.types[code].Load(); r != nil {
 		p99 = math.Float64frombits(r.p99.Load())
 	}
 	if p99 == 0 {
-		return min(max(tryUnknown, t.floor), t.ceiling)
+		return min(max(tryUnknown, floor), ceiling)
 	}
 	d := tryTimeoutFactor * p99 * float64(max(load, 1)) * float64(time.Second)
 	switch {
-	case d >= float64(t.ceiling) || math.IsNaN(d):
-		return t.ceiling
-	case d <= float64(t.floor):
-		return t.floor
+	case d >= float64(ceiling) || math.IsNaN(d):
+		return ceiling
+	case d <= float64(floor):
+		return floor
 	}
 	return time.Duration(d)
 }

@@ -22,15 +22,15 @@ func TestTryTimeouts(t *testing.T) {
 		{"capped at the task timeout", 20, time.Second, 1000, ceiling},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tt := newTryTimeouts(floor, ceiling)
+			tt := newTryTimeouts(floor)
 			for i := 0; i < c.samples; i++ {
 				tt.observe(3, c.rtt, 10)
 			}
-			got := tt.timeout(3, c.load)
+			got := tt.timeout(3, c.load, ceiling)
 			if d := got - c.want; d < -time.Millisecond || d > time.Millisecond {
 				t.Fatalf("timeout %s, want %s", got, c.want)
 			}
-			if other := tt.timeout(4, c.load); other != tryUnknown {
+			if other := tt.timeout(4, c.load, ceiling); other != tryUnknown {
 				t.Fatalf("another type's timeout %s, want %s", other, tryUnknown)
 			}
 		})
@@ -41,7 +41,7 @@ func TestTryTimeouts(t *testing.T) {
 // and the ring forgets results older than its size.
 func TestTryTimeoutsP99(t *testing.T) {
 	t.Parallel()
-	tt := newTryTimeouts(0, time.Hour)
+	tt := newTryTimeouts(0)
 	for i := 0; i < 99; i++ {
 		tt.observe(1, time.Millisecond, 1)
 	}
@@ -50,13 +50,13 @@ func TestTryTimeoutsP99(t *testing.T) {
 	for i := 0; i < tryResortEvery; i++ {
 		tt.observe(1, time.Millisecond, 1)
 	}
-	if got := tt.timeout(1, 1); got != time.Second {
+	if got := tt.timeout(1, 1, time.Hour); got != time.Second {
 		t.Fatalf("timeout %s, want 10 x the 100 ms p99", got)
 	}
 	for i := 0; i < tryRingSize; i++ {
 		tt.observe(1, time.Millisecond, 1)
 	}
-	if got := tt.timeout(1, 1); got != 10*time.Millisecond {
+	if got := tt.timeout(1, 1, time.Hour); got != 10*time.Millisecond {
 		t.Fatalf("timeout %s after the slow result left the ring, want 10 ms", got)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"net/http"
 
-	"github.com/lbproject/loadbalancer/common/tasks"
 	"github.com/lbproject/loadbalancer/common/webui"
 )
 
@@ -26,7 +25,8 @@ var assets = map[string]webui.Asset{
 	"style.css": webui.MustAsset(webFiles, "web/style.css", "text/css; charset=utf-8"),
 }
 
-// renderPage renders the status page with the tasks the master accepts.
+// renderPage renders the status page with the tasks every master accepts
+// from the start; the page adds those the slaves offer from /api/status.
 func renderPage() (webui.Asset, error) {
 	tmpl, err := template.ParseFS(webFiles, "web/index.html")
 	if err != nil {
@@ -37,8 +37,8 @@ func renderPage() (webui.Asset, error) {
 		MaxN uint64
 	}
 	var data struct{ Tasks []taskOption }
-	for _, t := range tasks.All() {
-		data.Tasks = append(data.Tasks, taskOption{t.Name, t.MaxN})
+	for _, t := range newCatalog().listed() {
+		data.Tasks = append(data.Tasks, taskOption{t.Name, t.Builtin.MaxN})
 	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, data); err != nil {

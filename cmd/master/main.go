@@ -38,6 +38,7 @@ func run(ctx context.Context) error {
 	fs.DurationVar(&o.JoinTimeout, "join-timeout", o.JoinTimeout, "bound on a join, from ACK to the slave in the pool")
 	fs.DurationVar(&o.MonitorTimeout, "monitor-timeout", o.MonitorTimeout, "free the monitor slot when the monitor has asked nothing for this long")
 	fs.IntVar(&o.QueueLength, "queue-length", o.QueueLength, "most requests waiting for a slave with room")
+	fs.IntVar(&o.ClientMaxQueued, "client-max-queued", o.ClientMaxQueued, "most requests of one client (source address) waiting for room before 429; 0: no cap")
 	fs.DurationVar(&o.QueueWait, "queue-wait", o.QueueWait, "how long a request waits for a slave with room before 503")
 	fs.DurationVar(&o.TaskTimeout, "task-timeout", o.TaskTimeout, "how long a dispatched task may take before 504")
 	fs.BoolVar(&o.FreeWorkers, "free-workers", o.FreeWorkers, "prefer a slave with a free worker, by the workers slaves report (false: place as if they reported none)")

@@ -48,14 +48,14 @@ type Figures struct {
 	// MaxInFlight bounds InFlight (0: no bound): a slave holding that many
 	// unfinished tasks, answered or not, takes no more.
 	MaxInFlight int
-	// Offers holds the codes of the tasks the slave offers: it takes no
-	// other.
+	// Offers is the set of tasks the slave offers, by task index: it takes
+	// no other.
 	Offers TaskSet
 	// WarmSince is when the slave last entered the pool, joining or back
 	// from ejection (zero: it is warm). Within Choice.SlowStart of it the
 	// slave gets a reduced share (Weight).
 	WarmSince time.Time
-	// Latency is, by task code, the peak-EWMA of the round trip per unit of
+	// Latency is, by task index, the peak-EWMA of the round trip per unit of
 	// task load, in seconds (zero value: none observed).
 	Latency []PeakEWMA
 	// Idle is how many of the slave's workers are idle as far as the
@@ -117,13 +117,13 @@ type Choice struct {
 	SlowStart time.Duration
 }
 
-// Fits reports whether s may take the task: it is neither draining nor
-// ejected, it offers the task, it holds fewer than MaxInFlight tasks, the
-// task fits under its max load, and it has not refused the task.
+// Fits reports whether s may take the task: it offers the task, is neither
+// draining nor ejected, it holds fewer than MaxInFlight tasks, the task fits
+// under its max load, and it has not refused the task.
 func (c *Choice) Fits(s Slave) bool {
 	f := s.Figures()
 	total := f.Committed + c.Load
-	return !f.Draining && !f.Ejected && f.Offers.Has(c.Task) && (f.MaxInFlight == 0 || f.InFlight < f.MaxInFlight) &&
+	return f.Offers.Has(c.Task) && !f.Draining && !f.Ejected && (f.MaxInFlight == 0 || f.InFlight < f.MaxInFlight) &&
 		total <= f.MaxLoad && total >= c.Load && !slices.Contains(c.Skip, s)
 }
 

@@ -48,6 +48,7 @@ func slaves(a Algorithm, figures ...slave) []*testSlave {
 		m := &testSlave{Seq: uint64(i + 1), Committed: 1, Factor: f.load, InFlight: f.inFlight,
 			MaxLoad: 1 + testLoad + f.room, Latency: make([]PeakEWMA, testTask+1)}
 		m.Latency[testTask].Value = f.latency
+		m.Offers.Add(testTask)
 		m.Idle, m.Rate, m.Utilisation, m.Service = f.idle, f.rate, f.util, f.service
 		m.Offers.Add(testTask)
 		m.Workers = f.workers

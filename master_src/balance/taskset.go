@@ -1,11 +1,11 @@
 package balance
 
-// TaskSet is a set of task codes (0..255), a bitset: membership costs a
-// shift, and a slave's set lives in its figures without allocating.
+// TaskSet is a set of task indices 0..255 (the master's task catalogue
+// numbers every task it knows with one): the tasks a slave offers.
 type TaskSet [4]uint64
 
-// Add puts code in the set.
-func (t *TaskSet) Add(code uint8) { t[code/64] |= 1 << (code % 64) }
+// Has reports whether i is in the set.
+func (s *TaskSet) Has(i uint8) bool { return s[i/64]&(1<<(i%64)) != 0 }
 
-// Has reports whether code is in the set.
-func (t *TaskSet) Has(code uint8) bool { return t[code/64]&(1<<(code%64)) != 0 }
+// Add puts i in the set.
+func (s *TaskSet) Add(i uint8) { s[i/64] |= 1 << (i % 64) }

@@ -80,6 +80,28 @@
     $('s-ejected').title = `${plural(st.ejections, 'ejection')} since start`;
     setText($('s-window'), `Rate and latency over the last ${st.window_seconds} s of task requests ` +
       `(${plural(st.requests_in_window, 'request')}); ${plural(st.tasks_total, 'task')} since start.`);
+    syncTaskOptions(st.tasks);
+  }
+
+  // syncTaskOptions keeps the form's task list as /api/status lists them:
+  // the built-ins take n, the slaves' own tasks an input (sent as a POST
+  // body). A task no slave offers now stays, marked.
+  function syncTaskOptions(kinds) {
+    const select = $('task');
+    const key = kinds.map((k) => `${k.name}:${k.slaves > 0}:${k.max_n || k.max_input}`).join(',');
+    if (select.dataset.key === key) return;
+    select.dataset.key = key;
+    const chosen = select.value;
+    const opts = kinds.map((k) => {
+      const o = el('option', '', k.slaves > 0 ? k.name : `${k.name} (no slave offers it now)`);
+      o.value = k.name;
+      if (k.builtin) o.dataset.maxN = String(k.max_n);
+      else o.dataset.maxInput = String(k.max_input);
+      o.selected = k.name === chosen;
+      return o;
+    });
+    select.replaceChildren(...opts);
+    updateHint();
   }
 
   // ---- slaves --------------------------------------------------------------
@@ -283,28 +305,42 @@
 
   function updateHint() {
     const opt = $('task').selectedOptions[0];
-    if (opt) setText($('n-hint'), `A whole number from 0 to ${fmtInt(opt.dataset.maxN)}.`);
+    if (!opt) return;
+    const builtin = opt.dataset.maxN !== undefined;
+    setText(document.querySelector('label[for="n"]'), builtin ? 'n' : 'input');
+    $('n').inputMode = builtin ? 'numeric' : 'text';
+    $('n').placeholder = builtin ? 'e.g. 90' : 'text';
+    setText($('n-hint'), builtin ? `A whole number from 0 to ${fmtInt(opt.dataset.maxN)}.`
+      : `Text of up to ${fmtInt(opt.dataset.maxInput)} bytes, sent as the body of a POST.`);
   }
 
   async function runTask(ev) {
     ev.preventDefault();
+    const opt = $('task').selectedOptions[0];
     const task = $('task').value;
-    const n = $('n').value.trim();
+    const builtin = !opt || opt.dataset.maxN !== undefined;
+    const n = builtin ? $('n').value.trim() : $('n').value;
     const seq = ++runSeq;
-    showAnswer('busy', `Running ${task}(${n})…`);
+    showAnswer('busy', builtin ? `Running ${task}(${n})…` : `Running ${task}…`);
     let status = 0;
     let body = null;
     try {
-      const r = await fetch(`/${encodeURIComponent(task)}?n=${encodeURIComponent(n)}`, {
-        headers: jsonHeaders(), cache: 'no-store',
-      });
+      const r = builtin
+        ? await fetch(`/${encodeURIComponent(task)}?n=${encodeURIComponent(n)}`, { headers: jsonHeaders(), cache: 'no-store' })
+        : await fetch(`/${encodeURIComponent(task)}`, { method: 'POST', body: n, headers: jsonHeaders(), cache: 'no-store' });
       status = r.status;
       try { body = await r.json(); } catch { body = { error: `the master answered ${r.status} ${r.statusText}` }; }
     } catch (e) {
       body = { error: `the master could not be reached: ${e.message}` };
     }
     if (seq !== runSeq) return; // a later run owns the answer box
-    if (status === 200 && body && typeof body.result === 'string') {
+    if (status === 200 && body && typeof body.result_base64 === 'string') {
+      showAnswer('ok', `${body.task} (${fmtInt(body.input_bytes)} bytes in) · task #${body.task_id} on ${body.slave} · ` +
+        `${fmtMs(body.duration_ms)} · a binary result, in base64`, body.result_base64);
+    } else if (status === 200 && body && typeof body.result === 'string' && body.input_bytes !== undefined) {
+      showAnswer('ok', `${body.task} (${fmtInt(body.input_bytes)} bytes in) · task #${body.task_id} on ${body.slave} · ` +
+        `${fmtMs(body.duration_ms)}`, body.result);
+    } else if (status === 200 && body && typeof body.result === 'string') {
       const digits = body.result.length > 30 ? ` · ${fmtInt(body.result.length)} digits` : '';
       showAnswer('ok', `${body.task}(${body.n}) · task #${body.task_id} on ${body.slave} · ` +
         `${fmtMs(body.duration_ms)}${digits}`, body.result);
