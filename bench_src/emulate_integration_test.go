@@ -27,6 +27,7 @@ func TestEmulatedClusterMatchesTheory(t *testing.T) {
 	o := NewOptions()
 	o.Local, o.BinDir, o.Quiet = true, bin, true
 	o.Algorithms = []string{"random", "round_robin"}
+	o.MasterArgs = []string{"-free-workers=false"} // the textbook rules the formulas describe
 	var err error
 	if o.Slaves, err = ParseSlaves("4*workers=1"); err != nil {
 		t.Fatal(err)

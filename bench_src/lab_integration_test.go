@@ -61,6 +61,7 @@ func TestLocalLab(t *testing.T) {
 	o := NewOptions()
 	o.Local, o.BinDir, o.Quiet = true, bin, true
 	o.Algorithms = []string{"round_robin", "least_load"}
+	o.MasterArgs = []string{"-free-workers=false"} // round robin's even shares: the textbook rule
 	var err error
 	if o.Slaves, err = ParseSlaves("workers=2;max-load=5e10,workers=1"); err != nil {
 		t.Fatal(err)

@@ -32,6 +32,11 @@ type SimOptions struct {
 	// lowered at the result, as master_src/pool.go keeps them). Off, the
 	// master knows them only from the load reports, as stale as they are.
 	OwnCounts bool
+	// FreeWorkers tells the algorithms each slave's worker slots, so every
+	// one prefers a slave with a free worker, as the real master does once
+	// slaves report them. Off (the default), the algorithms are the
+	// textbook rules the theory checks describe.
+	FreeWorkers bool
 }
 
 // NewSimOptions returns the defaults: 1,000 one-worker slaves of speeds
@@ -242,7 +247,10 @@ func newSim(o SimOptions, algo balance.Algorithm) *sim {
 		s.fig.Latency = make([]balance.PeakEWMA, simTaskCode+1)
 		s.fig.Offers.Add(simTaskCode)
 		s.fig.Idle = o.Workers // the slave's first report says all are idle
-		s.fig.Workers = o.Workers
+		s.fig.Offers.Add(simTaskCode)
+		if o.FreeWorkers {
+			s.fig.Workers = o.Workers
+		}
 		sm.slaves = append(sm.slaves, s)
 		sm.views = append(sm.views, s)
 		algo.Track(s)

@@ -105,9 +105,21 @@ func TestClusterJSON(t *testing.T) {
 	}
 }
 
-// Concurrent requests under round robin spread evenly over the slaves.
+// Concurrent requests under round robin spread evenly over the slaves. The
+// slaves have no worker limit, so every one always has a free worker and
+// the cycle alone decides (with limits, a slave whose workers are all taken
+// is passed over while another has one free).
 func TestClusterSpreadsConcurrentRequests(t *testing.T) {
-	_, base, _ := cluster(t, "round_robin", 3)
+	o := testutil.MasterOptions(t)
+	o.Algorithm = "round_robin"
+	m, _ := testutil.StartMaster(t, o)
+	for range 3 {
+		so := testutil.SlaveOptions(t, m.DiscoveryAddr().String())
+		so.Workers = 0
+		testutil.StartSlave(t, so)
+	}
+	testutil.WaitFor(t, 10*time.Second, "3 slaves to join", func() bool { return m.Slaves() == 3 })
+	base := "http://" + m.HTTPAddr().String()
 	var mu sync.Mutex
 	count := map[string]int{}
 	var wg sync.WaitGroup

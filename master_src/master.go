@@ -67,6 +67,7 @@ func New(opts Options) (*Master, error) {
 		guard: discovery.NewGuard(opts.Secret), sources: newSourceLimiter(opts.HandshakeRate, opts.HandshakeBurst),
 		stats: newStats(opts.RecentTasks, time.Now()), page: page, catalog: newCatalog(),
 	}
+	m.pool.slowStart, m.pool.ignoreWorkers = opts.SlowStart, !opts.FreeWorkers
 	m.pool.maxUnfinished = opts.SlaveMaxUnfinished
 	m.pool.outliers = outlierRules{after: opts.EjectAfter, base: opts.EjectBase, maxPercent: opts.EjectMaxPercent}
 	m.tryTimes = newTryTimeouts(opts.TryTimeoutFloor)

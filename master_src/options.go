@@ -57,6 +57,15 @@ type Options struct {
 	// MaxAttempts caps how many slaves one task is sent to when slaves are
 	// lost under it (refusals do not count).
 	MaxAttempts int
+	// SlowStart is the span over which a slave that joins, or comes back
+	// from ejection, warms up from a tenth of its share of tasks to all of
+	// it (0: off).
+	SlowStart time.Duration
+	// FreeWorkers places by the worker slots slaves report: every
+	// algorithm prefers a slave with a free worker. Off, the master places
+	// as if no slave reported any (the textbook algorithms, which the lab
+	// checks against queueing theory).
+	FreeWorkers bool
 	// TryTimeoutFloor is the least per-try timeout: a try slower than 10 ×
 	// its task type's recent p99 (never less than the floor, never more
 	// than TaskTimeout) is hedged, sent to a second slave as well.
@@ -110,6 +119,7 @@ func NewOptions() Options {
 		QueueWait:          10 * time.Second,
 		TaskTimeout:        60 * time.Second,
 		MaxAttempts:        3,
+		FreeWorkers:        true,
 		TryTimeoutFloor:    50 * time.Millisecond,
 		EjectAfter:         3,
 		EjectBase:          30 * time.Second,
@@ -145,6 +155,8 @@ func (o Options) check() error {
 		return fmt.Errorf("poll interval and timeout must be positive")
 	case o.QueueLength < 0 || o.QueueWait < 0 || o.ClientMaxQueued < 0:
 		return fmt.Errorf("queue length, queue wait and client max queued must not be negative")
+	case o.SlowStart < 0:
+		return fmt.Errorf("slow start must not be negative, got %s", o.SlowStart)
 	case o.TaskTimeout <= 0 || o.JoinTimeout <= 0 || o.MonitorTimeout <= 0:
 		return fmt.Errorf("task, join and monitor timeouts must be positive")
 	case o.HandshakeRate <= 0 || o.HandshakeBurst < 1:

@@ -68,7 +68,7 @@ func (p *pool) returnIfDueLocked(mb *member, now time.Time) bool {
 	if !mb.fig.Ejected || now.Before(mb.outlier.until) {
 		return false
 	}
-	mb.fig.Ejected = false
+	mb.fig.Ejected, mb.fig.WarmSince = false, now // back: slow start, if on, warms it up again
 	p.ejected--
 	p.trackLocked(mb)
 	if p.waiting.n > 0 {

@@ -21,24 +21,44 @@ type member struct {
 
 	reported   float64   // load metric from the last load report
 	lastReport time.Time // when that report came
-	inPool     bool      // false once removed: its last tasks may still finish
-	outlier    outlierState
+	// The slave's running counters in that report, for the rates between
+	// reports.
+	completed, busyMicros uint64
+	inPool                bool // false once removed: its last tasks may still finish
+	outlier               outlierState
 }
 
 func (mb *member) Figures() *balance.Figures { return &mb.fig }
 
 var _ balance.Slave = (*member)(nil)
 
-// newMember builds the figures of a slave from its first load report.
+// newMember builds the figures of a slave from its first load report. It
+// offers the built-in tasks until it says otherwise.
 func newMember(s *session, first packets.LoadReport) *member {
 	mb := &member{s: s, fig: balance.Figures{Offers: defaultOffers}} // until its TaskOffer comes
 	mb.fig.Latency = make([]balance.PeakEWMA, math.MaxUint8+1)       // by task index
-	mb.apply(first)
+	mb.apply(first, time.Now())
 	return mb
 }
 
-func (mb *member) apply(r packets.LoadReport) {
-	mb.fig.MaxLoad, mb.fig.Factor, mb.reported, mb.lastReport = r.MaxLoad, r.Factor, r.Load, time.Now()
+// apply records load report r, received at now: the figures it sets, and
+// the completion rate and utilisation since the previous report.
+func (mb *member) apply(r packets.LoadReport, now time.Time) {
+	f := &mb.fig
+	f.Rate, f.Utilisation = 0, 0
+	dt := now.Sub(mb.lastReport).Seconds()
+	// Counters that went back mean the slave restarted them: no rate this
+	// time. A report that did not come after the previous one has none either.
+	if !mb.lastReport.IsZero() && dt > 0 && r.Completed >= mb.completed && r.BusyMicros >= mb.busyMicros {
+		f.Rate = float64(r.Completed-mb.completed) / dt
+		if r.Workers > 0 {
+			// At most 1: the two clocks' jitter, or a hostile figure, cannot
+			// make a slave look more than fully busy.
+			f.Utilisation = min(float64(r.BusyMicros-mb.busyMicros)/1e6/(dt*float64(r.Workers)), 1)
+		}
+	}
+	f.MaxLoad, f.Factor, f.Workers, f.Busy = r.MaxLoad, r.Factor, int(r.Workers), int(r.Busy)
+	mb.reported, mb.lastReport, mb.completed, mb.busyMicros = r.Load, now, r.Completed, r.BusyMicros
 }
 
 var (
@@ -54,6 +74,12 @@ type pool struct {
 	maxQueue        int
 	clientMaxQueued int // 0: no cap per client
 	waits           queueWaits
+	// slowStart is the span over which a slave that (re)enters the pool
+	// warms up to its full share (0: off); set before the pool is used.
+	slowStart time.Duration
+	// ignoreWorkers places as if no slave reported worker slots
+	// (-free-workers=false); set before the pool is used.
+	ignoreWorkers bool
 	// maxUnfinished bounds each slave's unfinished tasks (0: no bound);
 	// outliers says when a slave is ejected. Both are set before the
 	// first slave joins.
@@ -160,10 +186,10 @@ func (p *pool) add(mb *member) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.nextSeq++
-	mb.fig.Seq, mb.inPool = p.nextSeq, true
+	mb.fig.Seq, mb.inPool, mb.fig.WarmSince = p.nextSeq, true, time.Now()
 	mb.fig.MaxInFlight = p.maxUnfinished
 	p.members = append(p.members, mb)
-	p.algo.Track(mb)
+	p.trackLocked(mb)
 	p.notifyLocked()
 }
 
@@ -215,7 +241,7 @@ func (p *pool) report(mb *member, r packets.LoadReport, now time.Time) (returned
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	oldMax, oldInFlight := mb.fig.MaxLoad, mb.fig.MaxInFlight
-	mb.apply(r)
+	mb.apply(r, now)
 	if p.maxUnfinished > 0 {
 		// A slave with many workers may hold more: 4 tasks per worker.
 		mb.fig.MaxInFlight = max(p.maxUnfinished, 4*int(r.Workers))
@@ -227,10 +253,16 @@ func (p *pool) report(mb *member, r packets.LoadReport, now time.Time) (returned
 	return p.returnIfDueLocked(mb, now)
 }
 
-// trackLocked tells the algorithm that mb's figures changed, unless mb has
-// left the pool (then the algorithm has forgotten it, and must not learn of
-// it again from a late report or result).
+// trackLocked brings the figures derived from the others up to date (Idle:
+// the workers the master's own count leaves free) and tells the algorithm
+// that mb's figures changed, unless mb has left the pool (then the
+// algorithm has forgotten it, and must not learn of it again from a late
+// report or result).
 func (p *pool) trackLocked(mb *member) {
+	if p.ignoreWorkers {
+		mb.fig.Workers = 0
+	}
+	mb.fig.Idle = max(mb.fig.Workers-mb.fig.InFlight, 0)
 	if mb.inPool {
 		p.algo.Track(mb)
 	}
@@ -377,7 +409,10 @@ func (p *pool) pickLocked(task uint8, load uint64, skip []balance.Slave) (mb *me
 		return nil, false
 	}
 	c := &p.choice
-	*c = balance.Choice{Task: task, Load: load, Slaves: p.members, Skip: skip}
+	*c = balance.Choice{Task: task, Load: load, Slaves: p.members, Skip: skip, SlowStart: p.slowStart}
+	if p.slowStart > 0 {
+		c.Now = time.Now() // once per placement, only when slow start needs it
+	}
 	defer func() { *c = balance.Choice{} }() // holds no slave after the placement
 	if s := p.algo.Pick(c); s != nil {
 		return s.(*member), false

@@ -57,6 +57,7 @@ func runSim(args []string, stdout io.Writer) error {
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the arrivals, service times and algorithms' draws")
 	fs.Func("algorithms", fmt.Sprintf("comma-separated algorithms (default %s)", strings.Join(o.Algorithms, ",")),
 		func(v string) (err error) { o.Algorithms, err = bench.ParseAlgorithms(v); return err })
+	fs.BoolVar(&o.FreeWorkers, "free-workers", o.FreeWorkers, "the master knows each slave's workers, and every algorithm prefers a slave with a free worker, as the real master does")
 	fs.BoolVar(&o.OwnCounts, "own-counts", o.OwnCounts, "the master counts its own placements, as the real master does (false: it knows only the reports)")
 	fs.StringVar(&out, "out", "", "write the results as JSON to this file")
 	rest, err := cli.Parse(fs, args)

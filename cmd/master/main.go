@@ -41,6 +41,8 @@ func run(ctx context.Context) error {
 	fs.IntVar(&o.ClientMaxQueued, "client-max-queued", o.ClientMaxQueued, "most requests of one client (source address) waiting for room before 429; 0: no cap")
 	fs.DurationVar(&o.QueueWait, "queue-wait", o.QueueWait, "how long a request waits for a slave with room before 503")
 	fs.DurationVar(&o.TaskTimeout, "task-timeout", o.TaskTimeout, "how long a dispatched task may take before 504")
+	fs.BoolVar(&o.FreeWorkers, "free-workers", o.FreeWorkers, "prefer a slave with a free worker, by the workers slaves report (false: place as if they reported none)")
+	fs.DurationVar(&o.SlowStart, "slow-start", o.SlowStart, "a slave that joins warms up to its full share of tasks over this span (0: off)")
 	fs.IntVar(&o.MaxAttempts, "max-attempts", o.MaxAttempts, "most slaves a task is sent to when slaves die under it")
 	fs.DurationVar(&o.TryTimeoutFloor, "try-timeout-floor", o.TryTimeoutFloor, "least per-try timeout before a slow task is also sent to a second slave")
 	fs.IntVar(&o.EjectAfter, "eject-after", o.EjectAfter, "eject a slave after this many tries in a row timed out or failed (0: never)")

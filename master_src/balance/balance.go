@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Figures are what the master knows of a slave for placement. The caller
@@ -32,13 +33,17 @@ type Figures struct {
 	Factor float64
 	// InFlight counts the tasks placed on the slave and not finished.
 	InFlight int
-	// Workers is how many tasks the slave computes at once, from its load
-	// report (0: no limit, or not reported).
-	Workers int
+	// Workers is the slave's worker slots from its load report (0: no
+	// limit, or not reported) and Busy the workers it reported computing.
+	// InFlight, the master's own count, is fresher than Busy: the slave
+	// has a free worker when Workers == 0 || InFlight < Workers
+	// (FreeWorker), and every algorithm prefers such a slave.
+	Workers, Busy int
 	// Draining is set once the slave said it is leaving: it takes no task.
 	Draining bool
 	// Ejected is set while the master's outlier detection keeps the slave
-	// out for consecutive timeouts or failures: it takes no task.
+	// out for consecutive timeouts or failures: it takes no task until it
+	// comes back.
 	Ejected bool
 	// MaxInFlight bounds InFlight (0: no bound): a slave holding that many
 	// unfinished tasks, answered or not, takes no more.
@@ -46,17 +51,22 @@ type Figures struct {
 	// Offers is the set of tasks the slave offers, by task index: it takes
 	// no other.
 	Offers TaskSet
+	// WarmSince is when the slave last entered the pool, joining or back
+	// from ejection (zero: it is warm). Within Choice.SlowStart of it the
+	// slave gets a reduced share (Weight).
+	WarmSince time.Time
 	// Latency is, by task index, the peak-EWMA of the round trip per unit of
 	// task load, in seconds (zero value: none observed).
 	Latency []PeakEWMA
-	// Idle is how many of the slave's workers are idle as far as the master
-	// knows: set from the slave's idle notice (the free workers it reports
-	// with a result or a load report), lowered by one at each placement on
-	// it. join_idle_queue reads it; it stays 0 while no notice comes.
+	// Idle is how many of the slave's workers are idle as far as the
+	// master knows, kept current by the owner as tasks are placed and
+	// finish: the master sets it to max(Workers − InFlight, 0) from its own
+	// count (0 while Workers is not reported), the simulator from idle
+	// notices. join_idle_queue reads it.
 	Idle int
-	// Rate is the tasks per second the slave completed over its last report
-	// interval and Utilisation the fraction of its workers' time they were
-	// busy then, both from its load report (0: not reported).
+	// Rate is the tasks per second the slave completed between its last
+	// two load reports and Utilisation the fraction of its workers' time
+	// they were busy then (0: not reported, or no worker limit).
 	// weighted_round_robin weighs slaves by Rate/Utilisation.
 	Rate, Utilisation float64
 	// Service is the slave's computing time per task, its queue wait
@@ -65,6 +75,11 @@ type Figures struct {
 	// a slave's latency from it.
 	Service float64
 }
+
+// FreeWorker reports whether the slave has a worker free for one more task
+// as far as the master counts: no worker limit, or fewer tasks in flight
+// than workers.
+func (f *Figures) FreeWorker() bool { return f.Workers == 0 || f.InFlight < f.Workers }
 
 // serviceWindow is the number of results Service averages over, about.
 const serviceWindow = 16
@@ -91,12 +106,15 @@ type Slave interface {
 
 // Choice is one placement as an algorithm sees it: a task of type Task and
 // load Load, the pool in join order, and the slaves that refused this task
-// (passed over).
+// (passed over). Now and SlowStart are for slow start (Weight): the time of
+// the placement, read once by the caller, and the warm-up span (0: off).
 type Choice struct {
-	Task   uint8
-	Load   uint64
-	Slaves []Slave
-	Skip   []Slave
+	Task      uint8
+	Load      uint64
+	Slaves    []Slave
+	Skip      []Slave
+	Now       time.Time
+	SlowStart time.Duration
 }
 
 // Fits reports whether s may take the task: it offers the task, is neither
@@ -123,8 +141,8 @@ type Algorithm interface {
 // algorithms maps each name accepted on the command line to a constructor
 // taking a random seed (used by the algorithms that draw).
 var algorithms = map[string]func(seed uint64) Algorithm{
-	"first_available":      func(uint64) Algorithm { return firstAvailable{} },
-	"round_robin":          func(uint64) Algorithm { return &roundRobin{} },
+	"first_available":      func(uint64) Algorithm { return &firstAvailable{byJoin: newJoinRanking()} },
+	"round_robin":          func(uint64) Algorithm { return &roundRobin{byJoin: newJoinRanking()} },
 	"least_load":           func(uint64) Algorithm { return &leastLoad{byLoad: newRanking()} },
 	"least_difference":     func(uint64) Algorithm { return &leastDifference{byRoom: newRanking()} },
 	"power_of_two":         func(seed uint64) Algorithm { return newPowerOfTwo(seed) },
@@ -159,7 +177,7 @@ func NewSeeded(name string, seed uint64) (Algorithm, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown algorithm %q: valid ones are %s", name, strings.Join(Names(), ", "))
 	}
-	return mk(seed), nil
+	return withSlowStart(mk(seed), seed), nil
 }
 
 // Figures is itself a Slave, for owners that need nothing else (tests, the

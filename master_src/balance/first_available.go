@@ -1,20 +1,10 @@
 package balance
 
-// inJoinOrder is for the algorithms that need no order of their own.
-type inJoinOrder struct{}
+// firstAvailable takes the first slave that fits in join order, a slave
+// with a free worker before any without: O(log N) while the first slaves
+// have room.
+type firstAvailable struct{ byJoin *ranking }
 
-func (inJoinOrder) Track(Slave)   {}
-func (inJoinOrder) Untrack(Slave) {}
-
-// firstAvailable takes the first slave that fits, in join order: O(1) while
-// the first slaves have room.
-type firstAvailable struct{ inJoinOrder }
-
-func (firstAvailable) Pick(c *Choice) Slave {
-	for _, s := range c.Slaves {
-		if c.Fits(s) {
-			return s
-		}
-	}
-	return nil
-}
+func (f *firstAvailable) Track(s Slave)        { f.byJoin.file(s, 0) }
+func (f *firstAvailable) Untrack(s Slave)      { f.byJoin.remove(s) }
+func (f *firstAvailable) Pick(c *Choice) Slave { return f.byJoin.first(lowest, c) }

@@ -3,10 +3,10 @@ package balance
 // joinIdleQueue is Join-Idle-Queue (Lu et al., Performance Evaluation
 // 2011): slaves tell the master when a worker goes idle (Figures.Idle), and
 // a task goes to a slave known to be idle, the one with the most idle
-// workers first (ties: fewer in flight, then join order); when none is, to
+// workers first (ties: fewer in flight, then round robin); when none is, to
 // the one with fewer tasks in flight of two drawn at random (the master's
-// own counts). The caller lowers Idle at each placement, so an idle notice
-// is used once.
+// own counts; a slave with a free worker first). The owner lowers Idle at
+// each placement, so an idle notice is used once.
 type joinIdleQueue struct {
 	idle *ranking // the slaves with Idle > 0
 	draws
@@ -17,6 +17,7 @@ func newJoinIdleQueue(seed uint64) *joinIdleQueue {
 }
 
 func (j *joinIdleQueue) Track(s Slave) {
+	j.draws.Track(s)
 	if f := s.Figures(); f.Idle > 0 {
 		j.idle.file(s, -float64(f.Idle))
 	} else {
@@ -24,10 +25,13 @@ func (j *joinIdleQueue) Track(s Slave) {
 	}
 }
 
-func (j *joinIdleQueue) Untrack(s Slave) { j.idle.remove(s) }
+func (j *joinIdleQueue) Untrack(s Slave) {
+	j.draws.Untrack(s)
+	j.idle.remove(s)
+}
 
 func (j *joinIdleQueue) Pick(c *Choice) Slave {
-	if s := j.idle.first(lowest, c); s != nil {
+	if s := j.idle.pick(lowest, c); s != nil {
 		return s
 	}
 	a, b := j.two(c)

@@ -6,7 +6,8 @@ package balance
 // observation yet is priced at the mean of the pool's slaves with one (full
 // or draining ones included: the mean describes the hosts, not who has room
 // now), so newcomers get work without being flooded. Ties: fewer in flight,
-// then join order. Per task type it keeps two orders: the slaves with an
+// then round robin after the last choice; slaves with a free worker come
+// before any without. Per task type it keeps two orders: the slaves with an
 // observation by score, those without by tasks in flight; the best of each
 // is compared. Task types are indexed by code, as in Figures.Latency.
 type leastLatency struct {
@@ -14,6 +15,7 @@ type leastLatency struct {
 	sum            []float64               // by task code: the observed latencies' sum
 	count          []int                   // and how many slaves have one
 	filed          map[*Figures]*latencies // by slave
+	last           uint64                  // join number of the last choice: ties go round robin after it
 }
 
 // latencies are a tracked slave and the latency filed for it, by task code.
@@ -95,8 +97,24 @@ func (l *leastLatency) Untrack(s Slave) {
 
 func (l *leastLatency) Pick(c *Choice) Slave {
 	l.grow(int(c.Task) + 1)
-	known := l.known[c.Task].first(lowest, c)
-	fresh := l.unknown[c.Task].first(lowest, c)
+	known, unknown := l.known[c.Task], l.unknown[c.Task]
+	k, f := known.first(lowest, c), unknown.first(lowest, c)
+	if k != nil {
+		k = known.after(k, l.last, c)
+	}
+	if f != nil {
+		f = unknown.after(f, l.last, c)
+	}
+	s := l.sooner(c, k, f)
+	if s != nil {
+		l.last = s.Figures().Seq
+	}
+	return s
+}
+
+// sooner returns whichever of the best observed slave known and the best
+// unobserved one fresh is expected to answer first (either may be nil).
+func (l *leastLatency) sooner(c *Choice, known, fresh Slave) Slave {
 	if known == nil || fresh == nil {
 		if known == nil {
 			return fresh
@@ -106,9 +124,9 @@ func (l *leastLatency) Pick(c *Choice) Slave {
 	t := int(c.Task)
 	prior := l.sum[t] / float64(l.count[t])
 	kf, ff := known.Figures(), fresh.Figures()
-	k := rank{figure: l.filed[kf].lat[t] * float64(kf.InFlight+1), inFlight: kf.InFlight, seq: kf.Seq}
-	f := rank{figure: prior * float64(ff.InFlight+1), inFlight: ff.InFlight, seq: ff.Seq}
-	if f.less(k) {
+	k := classed{busy: !kf.FreeWorker(), rank: rank{figure: l.filed[kf].lat[t] * float64(kf.InFlight+1), inFlight: kf.InFlight}}
+	f := classed{busy: !ff.FreeWorker(), rank: rank{figure: prior * float64(ff.InFlight+1), inFlight: ff.InFlight}}
+	if f.less(k) || (f.tied(k) && sooner(ff.Seq, kf.Seq, l.last)) {
 		return fresh
 	}
 	return known

@@ -12,7 +12,7 @@ import (
 // is above the pool's prequalHot quantile are hot; among the cold ones it
 // takes the lowest latency (a slave with no result yet counts as fastest, so
 // it gets work until its RIF makes it hot). Ties: fewer in flight, then join
-// order.
+// order. When a probe that fits has a free worker, only those compete.
 //
 // A probe reads the master's figures when the choice is made: InFlight is
 // the master's own count of the slave's requests in flight (placed and not
@@ -24,7 +24,6 @@ import (
 // had been fast.) So a probe costs no message: its rate is the choice rate,
 // prequalProbes per choice. Each choice costs O(prequalPool).
 type prequal struct {
-	inJoinOrder
 	draws
 	pool []Slave // the probes, at most prequalPool
 	next int     // the oldest probe, replaced first
@@ -44,6 +43,7 @@ const (
 func newPrequal(seed uint64) *prequal { return &prequal{draws: newDraws(seed)} }
 
 func (p *prequal) Untrack(s Slave) {
+	p.draws.Untrack(s)
 	if i := slices.Index(p.pool, s); i >= 0 {
 		p.pool = slices.Delete(p.pool, i, i+1)
 		p.next = 0
@@ -76,11 +76,18 @@ func (p *prequal) probe(c *Choice) {
 	}
 }
 
-// choose applies the hot-cold rule to the slaves in among that fit c.
+// choose applies the hot-cold rule to the slaves in among that fit c, only
+// to those with a free worker if any has one.
 func (p *prequal) choose(c *Choice, among []Slave) Slave {
+	free := false
+	for _, s := range among {
+		if free = c.Fits(s) && s.Figures().FreeWorker(); free {
+			break
+		}
+	}
 	p.rifs = p.rifs[:0]
 	for _, s := range among {
-		if c.Fits(s) {
+		if c.Fits(s) && (!free || s.Figures().FreeWorker()) {
 			p.rifs = append(p.rifs, s.Figures().InFlight)
 		}
 	}
@@ -93,7 +100,7 @@ func (p *prequal) choose(c *Choice, among []Slave) Slave {
 	var bestRank rank
 	for _, s := range among {
 		f := s.Figures()
-		if f.InFlight > hot || !c.Fits(s) {
+		if f.InFlight > hot || !c.Fits(s) || (free && !f.FreeWorker()) {
 			continue
 		}
 		lat := f.Service * float64(f.InFlight+1)

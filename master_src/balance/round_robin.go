@@ -1,28 +1,31 @@
 package balance
 
-import "sort"
+import "math"
 
 // roundRobin takes the first slave that fits among those that joined after
-// the last one it chose, wrapping around. Remembering the last choice by
-// join sequence (not by index) means a join or leave neither restarts the
-// cycle nor skips anyone: newcomers take their turn at the end of the cycle.
-// Finding the place in the cycle is a binary search (the pool is in join
-// order); then, while slaves have room, the first one looked at fits.
+// the last one it chose, wrapping around; a slave with a free worker before
+// any without (the cycle goes on among those with one). Remembering the
+// last choice by join sequence (not by index) means a join or leave neither
+// restarts the cycle nor skips anyone: newcomers take their turn at the end
+// of the cycle. The slaves are kept in join order in a B-tree, so finding
+// the place in the cycle is O(log N); then, while slaves have room, the
+// first one looked at fits.
 type roundRobin struct {
-	inJoinOrder
-	last    uint64
-	started bool
+	byJoin *ranking
+	last   uint64
 }
 
+func (r *roundRobin) Track(s Slave)   { r.byJoin.file(s, 0) }
+func (r *roundRobin) Untrack(s Slave) { r.byJoin.remove(s) }
+
 func (r *roundRobin) Pick(c *Choice) Slave {
-	n := len(c.Slaves)
-	start := 0
-	if r.started {
-		start = sort.Search(n, func(i int) bool { return c.Slaves[i].Figures().Seq > r.last })
-	}
-	for k := 0; k < n; k++ {
-		if s := c.Slaves[(start+k)%n]; c.Fits(s) {
-			r.last, r.started = s.Figures().Seq, true
+	for _, busy := range [...]bool{false, true} {
+		s := r.byJoin.search(busy, rank{figure: float64(r.last + 1), inFlight: math.MinInt}, false, c)
+		if s == nil {
+			s = r.byJoin.search(busy, rank{figure: lowest, inFlight: math.MinInt}, false, c)
+		}
+		if s != nil {
+			r.last = s.Figures().Seq
 			return s
 		}
 	}

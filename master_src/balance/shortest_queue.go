@@ -13,13 +13,16 @@ package balance
 //
 // A slave with no result yet is priced at the mean Service of those with
 // one, so a newcomer gets work without being flooded. Further ties: fewer in
-// flight, then join order. Two rankings keep the choice O(log N): slaves
-// with a Service, and those without.
+// flight, then round robin after the last choice; slaves with a free worker
+// come before any without (with workers reported, one whose tasks in flight
+// per worker is below 1). Two rankings keep the choice O(log N): slaves with
+// a Service, and those without.
 type shortestQueue struct {
 	known, unknown *ranking
 	sum            float64              // the filed Services' sum
 	count          int                  // and how many there are
 	filed          map[*Figures]float64 // the Service filed for each slave (0: in unknown)
+	last           uint64               // join number of the last choice: ties go round robin after it
 }
 
 func newShortestQueue() *shortestQueue {
@@ -67,8 +70,23 @@ func (l *shortestQueue) Untrack(s Slave) {
 }
 
 func (l *shortestQueue) Pick(c *Choice) Slave {
-	known := l.known.first(lowest, c)
-	fresh := l.unknown.first(lowest, c)
+	known, fresh := l.known.first(lowest, c), l.unknown.first(lowest, c)
+	if known != nil {
+		known = l.known.after(known, l.last, c)
+	}
+	if fresh != nil {
+		fresh = l.unknown.after(fresh, l.last, c)
+	}
+	s := l.sooner(known, fresh)
+	if s != nil {
+		l.last = s.Figures().Seq
+	}
+	return s
+}
+
+// sooner returns the better of the best slave with a Service and the best
+// without (either may be nil).
+func (l *shortestQueue) sooner(known, fresh Slave) Slave {
 	if known == nil || fresh == nil {
 		if known == nil {
 			return fresh
@@ -76,9 +94,9 @@ func (l *shortestQueue) Pick(c *Choice) Slave {
 		return known
 	}
 	kf, ff := known.Figures(), fresh.Figures()
-	k := rank{figure: queueFigure(kf, l.filed[kf]), inFlight: kf.InFlight, seq: kf.Seq}
-	f := rank{figure: queueFigure(ff, l.sum/float64(l.count)), inFlight: ff.InFlight, seq: ff.Seq}
-	if f.less(k) {
+	k := classed{busy: !kf.FreeWorker(), rank: rank{figure: queueFigure(kf, l.filed[kf]), inFlight: kf.InFlight}}
+	f := classed{busy: !ff.FreeWorker(), rank: rank{figure: queueFigure(ff, l.sum/float64(l.count)), inFlight: ff.InFlight}}
+	if f.less(k) || (f.tied(k) && sooner(ff.Seq, kf.Seq, l.last)) {
 		return fresh
 	}
 	return known

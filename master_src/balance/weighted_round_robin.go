@@ -5,7 +5,8 @@ package balance
 // busy, from its load reports; a slave without both figures weighs the mean
 // of those that have them (1 when none has). Slaves are scheduled earliest
 // deadline first: each has a deadline on a virtual clock, the choice is the
-// earliest that fits (ties: fewer in flight, then join order), and its
+// earliest that fits (slaves with a free worker first; ties: fewer in
+// flight, then join order), and its
 // deadline moves on by 1/weight, so over a cycle each slave is chosen in
 // proportion to its weight. A slave that joins takes the deadline of the
 // clock plus its step. O(log N) per choice.
