@@ -127,7 +127,8 @@ func TestExecLeavesNoProcess(t *testing.T) {
 			defer cancel()
 			if tc.cancel {
 				go func() {
-					waitFor(t, func() bool { _, err := os.Stat(pidFile); return err == nil })
+					// The redirection creates the file before echo fills it.
+					waitFor(t, func() bool { b, err := os.ReadFile(pidFile); return err == nil && strings.HasSuffix(string(b), "\n") })
 					cancel()
 				}()
 			}
