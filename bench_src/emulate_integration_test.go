@@ -1,68 +1,171 @@
 package bench
 
 import (
+	"cmp"
 	"context"
-	"strings"
+	"math"
+	"net/http"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
 
 // TestEmulatedClusterMatchesTheory runs the real master and slaves with
-// emulated work at a small scale (four one-worker slaves, exponential
-// service of 20 ms, ρ = 0.5, 6 s per algorithm) and checks random and
-// round robin against the formulas the simulator obeys: that validates the
-// load generator and the timing pipeline. The service time a slave really
-// waits is longer than asked (timer slack on a busy host: 20 ms became 25
-// on this project's shared two cores), so the theory is taken at the ρ the
-// slaves' own compute times give. The tolerance is one-sided: 20% below
-// (what 600 tasks allow), 50% above, because every hop (HTTP, master,
-// links, scheduling on a busy host) only adds time: on the shared host the
-// measured means were 1.26× and 1.41× the theory.
+// emulated work (four one-worker slaves, exponential service of 40 ms) and
+// checks random and round robin against the formulas the simulator obeys:
+// that validates the load generator and the timing pipeline. Per algorithm,
+// on one cluster:
+//   - one request at a time (ρ ≈ 0) measures the fixed overhead of a
+//     request, its time in system minus the slave's compute_ms (HTTP, the
+//     master, the links);
+//   - an open-loop Poisson load at ρ = 0.5 gives the times in system, and
+//     the slaves' compute_ms the real mean service time S and so the real
+//     ρ (a 40 ms wait lasts longer on a busy host).
+//
+// (time in system − overhead) / S must equal the formula at the measured ρ
+// within three standard errors, from batch means of the loaded run and the
+// spread of the overhead; and the run must be precise enough for that to
+// mean something (standard error at most 15% of the formula).
 func TestEmulatedClusterMatchesTheory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real masters and slaves")
 	}
 	t.Parallel()
 	bin := buildDaemons(t)
-	o := NewOptions()
-	o.Local, o.BinDir, o.Quiet = true, bin, true
-	o.Algorithms = []string{"random", "round_robin"}
-	o.MasterArgs = []string{"-free-workers=false"} // the textbook rules the formulas describe
-	var err error
-	if o.Slaves, err = ParseSlaves("4*workers=1"); err != nil {
+	specs, err := ParseSlaves("4*workers=1")
+	if err != nil {
 		t.Fatal(err)
 	}
-	svc := Service{Kind: "exp", Mean: 20 * time.Millisecond}
-	o.Emulate, o.Load, o.Duration = &svc, 0.5, 6*time.Second
-	var stdout, stderr strings.Builder
-	r, err := Run(context.Background(), o, &stdout, &stderr)
+	svc := Service{Kind: "exp", Mean: 40 * time.Millisecond}
+	w, err := NewEmulated(svc)
 	if err != nil {
-		t.Fatalf("Run: %v\nstderr: %s", err, stderr.String())
+		t.Fatal(err)
 	}
-	if len(r.Algorithms) != 2 || !strings.Contains(stdout.String(), "| random |") {
-		t.Fatalf("want two algorithms' times in system, got %+v\n%s", r.Algorithms, stdout.String())
-	}
-	for i, res := range r.Results {
-		a := r.Algorithms[i]
-		if res.Completed == 0 || len(res.Errors) > 0 {
-			t.Fatalf("%s: %d completed, errors %v", res.Algorithm, res.Completed, res.Errors)
+	const rho = 0.5
+	client := NewClient(64, false)
+	defer client.CloseIdleConnections()
+	for _, algo := range []string{"random", "round_robin"} {
+		co := ClusterOptions{MasterBin: filepath.Join(bin, "master"), SlaveBin: filepath.Join(bin, "slave"),
+			Algorithm: algo, Slaves: specs, MasterArgs: []string{"-free-workers=false"}, // the textbook rules
+			SlaveArgs: []string{"-emulate"}, LogDir: t.TempDir(), LogLevel: "warning",
+			JoinTimeout: 20 * time.Second, StopTimeout: 5 * time.Second}
+		idle, loaded := runTheoryCheck(t, co, client, w, rho*float64(len(specs))/svc.Mean.Seconds())
+		m := compareWithTheory(idle, loaded, len(specs), algo)
+		t.Logf("%s: %d tasks, overhead %.2f ms, S %.1f ms (c² %.2f), ρ %.3f: (time − overhead)/S = %.2f ± %.2f, theory %.2f",
+			algo, m.tasks, 1000*m.overheadS, 1000*m.serviceS, m.scv, m.rho, m.got, m.se, m.want)
+		if m.se > 0.15*m.want {
+			t.Errorf("%s: standard error %.2f is over 15%% of the theory %.2f: the run is too short to tell", algo, m.se, m.want)
 		}
-		busy := 0.0
-		for _, s := range res.Slaves {
-			busy += s.BusyMS
-		}
-		served := busy / 1000 / float64(res.Completed) // the real mean service time, s
-		rho := r.Rate * served / 4
-		var want float64
-		if res.Algorithm == "random" {
-			want = 1 / (1 - rho)
-		} else {
-			_, want = erlangGIM1(4, rho, 1)
-		}
-		got := a.MeanS / served
-		t.Logf("%s: %d tasks, served %.1f ms, ρ %.3f: mean %.2f service times, theory %.2f", res.Algorithm, a.Tasks, 1000*served, rho, got, want)
-		if got < 0.8*want || got > 1.5*want {
-			t.Errorf("%s: mean time in system %.2f service times, theory %.2f (want −20%%…+50%%)", res.Algorithm, got, want)
+		if math.Abs(m.got-m.want) > 3*m.se {
+			t.Errorf("%s: (time in system − overhead)/S = %.2f, theory %.2f at ρ %.3f: more than 3 standard errors (%.2f) apart",
+				algo, m.got, m.want, m.rho, m.se)
 		}
 	}
+}
+
+// runTheoryCheck starts a cluster, measures the overhead one request at a
+// time, then loads it open loop at rate, and stops it.
+func runTheoryCheck(t *testing.T, co ClusterOptions, client *http.Client, w *Workload, rate float64) (idle, loaded []Sample) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := StartCluster(ctx, co, client)
+	if err != nil {
+		t.Fatalf("%s: %v", co.Algorithm, err)
+	}
+	defer func() {
+		if err := c.Stop(co.StopTimeout); err != nil {
+			t.Errorf("%s: stop: %v", co.Algorithm, err)
+		}
+	}()
+	run := func(p Pace) []Sample {
+		p.Timeout = 10 * time.Second
+		r, err := Generate(ctx, client, LoadOptions{BaseURL: c.URL, Workload: w, Pace: p}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", co.Algorithm, err)
+		}
+		for _, s := range r.Samples {
+			if s.Err != "" {
+				t.Fatalf("%s: a request failed: %s", co.Algorithm, s.Err)
+			}
+		}
+		return r.Samples
+	}
+	idle = run(Pace{Concurrency: 1, Requests: 80, Seed: 1})
+	loaded = run(Pace{Rate: rate, MaxOutstanding: 256, Duration: 12 * time.Second, Seed: 2})
+	return idle, loaded
+}
+
+// theoryMatch is a loaded run's mean time in system against the formula,
+// both in units of the measured mean service time.
+type theoryMatch struct {
+	tasks               int
+	overheadS, serviceS float64 // seconds
+	scv                 float64 // squared coefficient of variation of the service times
+	rho                 float64 // measured
+	got, se, want       float64
+}
+
+// theoryBatches is the number of batch means the standard error comes
+// from: enough for a spread, each batch long against the queue's memory.
+const theoryBatches = 10
+
+// compareWithTheory measures the overhead from idle (a request at a time),
+// and from loaded (in order of arrival; the first tenth is warm-up) the
+// service time, ρ and the corrected time in system, and takes random's
+// M/M/1 or round robin's GI/M/1 (Erlang-n arrivals) at that ρ.
+func compareWithTheory(idle, loaded []Sample, slaves int, algorithm string) theoryMatch {
+	var m theoryMatch
+	over := make([]float64, 0, len(idle))
+	for _, s := range idle[len(idle)/10:] { // the first few open connections
+		over = append(over, s.Latency().Seconds()-s.SlaveMS/1000)
+	}
+	overMean, overSD := meanSD(over)
+	m.overheadS = overMean
+
+	kept := slices.SortedFunc(slices.Values(loaded), func(a, b Sample) int { return cmp.Compare(a.Due, b.Due) })
+	kept = kept[len(kept)/10:]
+	m.tasks = len(kept)
+	service := make([]float64, len(kept))
+	for i, s := range kept {
+		service[i] = s.SlaveMS / 1000
+	}
+	var sd float64
+	m.serviceS, sd = meanSD(service)
+	m.scv = sd * sd / (m.serviceS * m.serviceS)
+	window := (kept[len(kept)-1].Due - kept[0].Due).Seconds()
+	m.rho = float64(len(kept)-1) / window * m.serviceS / float64(slaves)
+
+	batch := make([]float64, theoryBatches)
+	size := len(kept) / theoryBatches
+	for b := range batch {
+		sum := 0.0
+		for _, s := range kept[b*size : (b+1)*size] {
+			sum += s.Latency().Seconds() - m.overheadS
+		}
+		batch[b] = sum / float64(size) / m.serviceS
+	}
+	var batchSD float64
+	m.got, batchSD = meanSD(batch)
+	overSE := overSD / math.Sqrt(float64(len(over))) / m.serviceS
+	m.se = math.Hypot(batchSD/math.Sqrt(theoryBatches), overSE)
+
+	if algorithm == "random" {
+		m.want = 1 / (1 - m.rho)
+	} else {
+		_, m.want = erlangGIM1(slaves, m.rho, 1)
+	}
+	return m
+}
+
+// meanSD is the mean and the sample standard deviation of xs.
+func meanSD(xs []float64) (mean, sd float64) {
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		sd += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(sd / float64(len(xs)-1))
 }
