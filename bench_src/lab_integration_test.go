@@ -158,3 +158,37 @@ func TestLocalLabInterrupted(t *testing.T) {
 		t.Errorf("processes left running: %v", left)
 	}
 }
+
+// TestLocalLabUserTask loads a slave's own task (issue 16) through -mix: a
+// slave offering sha256sum as "sha", requests /sha?input=, every answer a
+// 200 whose input length is the one sent.
+func TestLocalLabUserTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real masters and slaves")
+	}
+	t.Parallel()
+	if _, err := exec.LookPath("sha256sum"); err != nil {
+		t.Skipf("no sha256sum: %v", err)
+	}
+	bin := buildDaemons(t)
+	o := NewOptions()
+	o.Local, o.BinDir, o.Quiet = true, bin, true
+	o.Algorithms, o.Slaves = []string{"least_load"}, make([]SlaveSpec, 1)
+	o.SlaveArgs = []string{"-task", "name=sha,exec=sha256sum"}
+	var err error
+	if o.Mix, err = ParseMix("sha:hello%2C world"); err != nil {
+		t.Fatal(err)
+	}
+	o.Concurrency, o.Requests, o.Duration = 2, 20, 0
+	var stdout, stderr strings.Builder
+	r, err := Run(context.Background(), o, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("Run: %v\nstderr: %s", err, stderr.String())
+	}
+	if res := r.Results[0]; res.Completed != 20 || len(res.Errors) != 0 {
+		t.Errorf("%d of 20 completed, errors %v", res.Completed, res.Errors)
+	}
+	if want := `100% sha input="hello, world"`; !strings.Contains(stdout.String(), want) {
+		t.Errorf("the table lacks %q:\n%s", want, stdout.String())
+	}
+}

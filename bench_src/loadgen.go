@@ -264,11 +264,12 @@ func (g *generator) fetch(ctx context.Context, it Item, s *Sample) string {
 		return strconv.Itoa(resp.StatusCode)
 	}
 	var a master.TaskAnswer
-	if err := json.Unmarshal(body, &a); err != nil || a.Task != it.Task || a.N != it.N || a.Slave == "" {
+	if err := json.Unmarshal(body, &a); err != nil || a.Task != it.Task || a.N != it.N || a.Slave == "" ||
+		(!it.builtin() && (a.InputBytes == nil || *a.InputBytes != len(it.Input))) {
 		return errBadAnswer
 	}
 	s.Slave, s.SlaveMS = a.Slave, a.ComputeMS
-	if want, ok := g.o.Answers[Item{Task: it.Task, N: it.N}]; ok && a.Result != want {
+	if want, ok := g.o.Answers[it.answerKey()]; ok && a.Result != want {
 		return errWrongAnswer
 	}
 	return ""

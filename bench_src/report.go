@@ -69,7 +69,11 @@ func mixText(w *Workload) string {
 	}
 	var parts []string
 	for _, it := range w.Mix {
-		parts = append(parts, fmt.Sprintf("%g%% %s n=%d", round(100*it.Weight/total, 1), it.Task, it.N))
+		what := fmt.Sprintf("%s n=%d", it.Task, it.N)
+		if !it.builtin() {
+			what = fmt.Sprintf("%s input=%q", it.Task, it.Input)
+		}
+		parts = append(parts, fmt.Sprintf("%g%% %s", round(100*it.Weight/total, 1), what))
 	}
 	s := strings.Join(parts, " + ")
 	if w.Burst != nil {

@@ -5,25 +5,46 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lbproject/loadbalancer/common/packets"
 	"github.com/lbproject/loadbalancer/common/tasks"
 )
 
-// Item is one kind of request in a workload mix.
+// Item is one kind of request in a workload mix: a built-in task and its
+// n, or a task a slave's operator defined (issue 16) and its input.
 type Item struct {
 	Task   string  `json:"task"`
 	N      uint64  `json:"n"`
+	Input  string  `json:"input,omitempty"`
 	Weight float64 `json:"weight"`
 }
 
-// Path is the request's URL path and query.
-func (it Item) Path() string { return "/" + it.Task + "?n=" + strconv.FormatUint(it.N, 10) }
+// builtin reports whether the item is one of the tasks every node knows.
+func (it Item) builtin() bool { _, ok := tasks.ByName(it.Task); return ok }
 
-func (it Item) String() string { return it.Task + ":" + strconv.FormatUint(it.N, 10) }
+// Path is the request's URL path and query.
+func (it Item) Path() string {
+	if !it.builtin() {
+		return "/" + it.Task + "?input=" + url.QueryEscape(it.Input)
+	}
+	return "/" + it.Task + "?n=" + strconv.FormatUint(it.N, 10)
+}
+
+func (it Item) String() string {
+	if !it.builtin() {
+		return it.Task + ":" + mixEscaper.Replace(it.Input)
+	}
+	return it.Task + ":" + strconv.FormatUint(it.N, 10)
+}
+
+// mixEscaper encodes what ParseMix cannot read as it is, so that an item's
+// String is its -mix form.
+var mixEscaper = strings.NewReplacer("%", "%25", ":", "%3A", ",", "%2C")
 
 // Burst switches traffic on and off: On of traffic, then Off of silence,
 // and again. Open loop keeps the average rate, so arrivals come
@@ -95,8 +116,11 @@ func (w *Workload) init() error {
 	for _, it := range w.Mix {
 		t, ok := tasks.ByName(it.Task)
 		switch {
+		case !ok && !packets.ValidTaskName(it.Task):
+			return fmt.Errorf("task %q in the mix: a name is [a-z][a-z0-9_-]*, at most 64 bytes", it.Task)
 		case !ok:
-			return fmt.Errorf("unknown task %q in the mix", it.Task)
+			// A slave's own task: whether a slave offers it, and its input
+			// cap, only the master knows; it answers 404 or 413 otherwise.
 		case it.N > t.MaxN:
 			return fmt.Errorf("%s n=%d is beyond the master's limit %d", it.Task, it.N, t.MaxN)
 		case !(it.Weight > 0):
@@ -154,7 +178,9 @@ func (w *Workload) Active(t time.Duration) (bool, time.Duration) {
 }
 
 // ParseMix reads a custom mix, "task:n:weight,..." (weight optional,
-// default 1), e.g. "fibonacci:30:95,primes:20000:5".
+// default 1), e.g. "fibonacci:30:95,primes:20000:5". For a task that is
+// not built in (a slave's own, issue 16) the second field is its input,
+// percent-encoded where it holds ':', ',' or '%': "sha:hello%2C%20world:3".
 func ParseMix(s string) ([]Item, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
@@ -165,11 +191,15 @@ func ParseMix(s string) ([]Item, error) {
 		if len(f) < 2 || len(f) > 3 {
 			return nil, fmt.Errorf("mix item %q: want task:n or task:n:weight", part)
 		}
-		n, err := strconv.ParseUint(f[1], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("mix item %q: n must be a whole number", part)
+		it := Item{Task: f[0], Weight: 1}
+		var err error
+		if it.builtin() {
+			if it.N, err = strconv.ParseUint(f[1], 10, 64); err != nil {
+				return nil, fmt.Errorf("mix item %q: n must be a whole number", part)
+			}
+		} else if it.Input, err = url.PathUnescape(f[1]); err != nil {
+			return nil, fmt.Errorf("mix item %q: the input is not valid percent-encoding: %w", part, err)
 		}
-		it := Item{Task: f[0], N: n, Weight: 1}
 		if len(f) == 3 {
 			if it.Weight, err = strconv.ParseFloat(f[2], 64); err != nil || !(it.Weight > 0) {
 				return nil, fmt.Errorf("mix item %q: weight must be a positive number", part)
@@ -180,16 +210,19 @@ func ParseMix(s string) ([]Item, error) {
 	return mix, nil
 }
 
+// answerKey is the item without its weight, the key of Answers.
+func (it Item) answerKey() Item { it.Weight = 0; return it }
+
 // Answers computes the right answer of every request in the mix, so the
 // lab can check each 200 it gets ("never a 200 with a wrong body").
 func (w *Workload) Answers(ctx context.Context) (map[Item]string, error) {
 	answers := map[Item]string{}
 	for _, it := range w.Mix {
-		t, _ := tasks.ByName(it.Task)
-		if t.Emulated {
-			continue // its answer is its input; nothing to compute
+		t, ok := tasks.ByName(it.Task)
+		if !ok || t.Emulated {
+			continue // a slave's own task, or emulated work: nothing to compute here
 		}
-		key := Item{Task: it.Task, N: it.N}
+		key := it.answerKey()
 		if _, done := answers[key]; done {
 			continue
 		}

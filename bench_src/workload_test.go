@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,37 @@ func TestCustomMixProportions(t *testing.T) {
 	}
 }
 
+// A task that is not built in is a slave's own: its second field is the
+// input, percent-decoded, sent as ?input= and shown encoded again.
+func TestMixUserTask(t *testing.T) {
+	t.Parallel()
+	mix, err := ParseMix("sha:hello%2C%20w%3Ard+1:3,primes:5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Item{{Task: "sha", Input: "hello, w:rd+1", Weight: 3}, {Task: "primes", N: 5000, Weight: 1}}
+	if !slices.Equal(mix, want) {
+		t.Fatalf("ParseMix = %+v, want %+v", mix, want)
+	}
+	if got := mix[0].Path(); got != "/sha?input=hello%2C+w%3Ard%2B1" {
+		t.Errorf("Path %q", got)
+	}
+	if got := mix[0].String(); got != "sha:hello%2C w%3Ard+1" {
+		t.Errorf("String %q", got)
+	}
+	w, err := NewWorkload("uniform", mix, Burst{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers, err := w.Answers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := answers[mix[0].answerKey()]; ok || len(answers) != 1 {
+		t.Errorf("answers %v: want primes' only (a slave's own task's answer is not known here)", answers)
+	}
+}
+
 func TestWorkloadErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -84,7 +116,7 @@ func TestWorkloadErrors(t *testing.T) {
 	}{
 		{"nope", "", Burst{}, "unknown workload"},
 		{"bursty", "", Burst{On: 0, Off: time.Second}, "positive burst"},
-		{"uniform", "squares:3", Burst{}, "unknown task"},
+		{"uniform", "Squares:3", Burst{}, "a name is [a-z]"},
 		{"uniform", "primes:300000", Burst{}, "beyond the master's limit"},
 	} {
 		mix, err := ParseMix(tc.mix)
@@ -95,7 +127,7 @@ func TestWorkloadErrors(t *testing.T) {
 			t.Errorf("%s %q: error %v, want %q", tc.name, tc.mix, err, tc.wantErr)
 		}
 	}
-	for _, bad := range []string{"fibonacci", "fibonacci:x", "fibonacci:30:0", "fibonacci:30:-1", "a:1:2:3"} {
+	for _, bad := range []string{"fibonacci", "fibonacci:x", "fibonacci:30:0", "fibonacci:30:-1", "a:1:2:3", "sha:100%zz"} {
 		if _, err := ParseMix(bad); err == nil {
 			t.Errorf("ParseMix(%q) accepted", bad)
 		}

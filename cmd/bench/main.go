@@ -52,6 +52,9 @@ Workloads (-workload):
   mixed     95% fibonacci n=30 + 5% primes n=20000 (heavy-tailed)
   bursty    the mixed requests in bursts (-burst ON/OFF, default 1s/1s)
   -mix "task:n:weight,..." replaces the requests, e.g. -mix primes:5000
+  -mix "NAME:INPUT[:weight]" sends a slave's own task as /NAME?input=INPUT
+       (INPUT percent-encoded where it holds : , or %), e.g. with -local
+       -slave-flags "-task name=sha,exec=sha256sum" -mix "sha:hello"
 Emulated work (-emulate exp:50ms): /work requests whose service times are drawn
 from the distribution, on slaves started with -emulate (speed=F divides them);
 -load ρ sets the open-loop rate to ρ × the pool's capacity (Σ workers × speed / mean),
@@ -97,7 +100,7 @@ func run(ctx context.Context) error {
 			return bench.CheckExtraArgs("slave", o.SlaveArgs)
 		})
 	fs.StringVar(&o.Workload, "workload", o.Workload, "uniform, mixed or bursty")
-	fs.Func("mix", "custom requests task:n:weight,... replacing the workload's",
+	fs.Func("mix", "custom requests task:n:weight or NAME:INPUT:weight (a slave's own task), ... replacing the workload's",
 		func(v string) (err error) { o.Mix, err = bench.ParseMix(v); return err })
 	fs.Func("burst", fmt.Sprintf("bursty workload: traffic ON, then pause OFF (default %s/%s)", o.Burst.On, o.Burst.Off),
 		func(v string) (err error) { o.Burst, err = parseBurst(v); return err })
