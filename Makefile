@@ -96,7 +96,10 @@ bench:
 # loopback), every algorithm under open-loop Poisson load at ρ = 0.5, 0.8 and
 # 0.95, LAB_ROUNDS rounds of their own seed with the algorithm order rotated;
 # the table on stdout, JSON and chart (p99 against load, share per slave) in
-# LAB_DIR. Then the simulator at 1,000 slaves with stale reports.
+# LAB_DIR. Then the simulator at 1,000 slaves with stale reports, twice: the
+# textbook rules (sim.json), and with every algorithm preferring a slave
+# with a free worker as the real master does by default
+# (sim-free-workers.json).
 # (./bench is built here, not in BINARIES: `bench` already names the Go
 # benchmarks target.)
 LAB_DIR        ?= $(CURDIR)/.lb/lab
@@ -112,7 +115,8 @@ bench_lab: master slave
 	./bench -local -quiet -slaves '$(LAB_SLAVES)' -algorithms '$(LAB_ALGORITHMS)' -rounds $(LAB_ROUNDS) \
 		-out '$(LAB_DIR)/lab.json' -chart '$(LAB_DIR)/lab.png' $(LAB_ARGS)
 	./bench -sim $(SIM_ARGS) -out '$(LAB_DIR)/sim.json'
-	@echo "results: $(LAB_DIR)/lab.json, $(LAB_DIR)/sim.json, chart: $(LAB_DIR)/lab.png"
+	./bench -sim $(SIM_ARGS) -free-workers -out '$(LAB_DIR)/sim-free-workers.json'
+	@echo "results: $(LAB_DIR)/lab.json, $(LAB_DIR)/sim.json, $(LAB_DIR)/sim-free-workers.json, chart: $(LAB_DIR)/lab.png"
 
 clean:
 	rm -f $(BINARIES) grafana-double
