@@ -20,6 +20,7 @@ type SimReport struct {
 	Service      string      `json:"service"`
 	ReportEveryS float64     `json:"report_every_s"`
 	OwnCounts    bool        `json:"own_counts"`
+	FreeWorkers  bool        `json:"free_workers"`
 	Seed         uint64      `json:"seed"`
 	Algorithms   []SimResult `json:"algorithms"`
 }
@@ -31,7 +32,8 @@ func RunSim(o SimOptions, command string, stdout io.Writer, out string) (*SimRep
 		return nil, err
 	}
 	r := &SimReport{Command: command, Mode: "sim", Slaves: o.Slaves, Workers: o.Workers, Speeds: o.Speeds,
-		Load: o.Load, Service: o.Service.String(), ReportEveryS: o.ReportEvery.Seconds(), OwnCounts: o.OwnCounts, Seed: o.Seed}
+		Load: o.Load, Service: o.Service.String(), ReportEveryS: o.ReportEvery.Seconds(), OwnCounts: o.OwnCounts,
+		FreeWorkers: o.FreeWorkers, Seed: o.Seed}
 	for _, a := range o.Algorithms {
 		res, err := Simulate(o, a)
 		if err != nil {
@@ -61,8 +63,12 @@ func (r *SimReport) WriteMarkdown(w io.Writer) error {
 	if !r.OwnCounts {
 		counts = "own counts off (reports only)"
 	}
-	fmt.Fprintf(&b, "**Simulated**: %d slaves × %d worker(s), speeds %s, ρ = %g, service %s, reports every %gs, %s, seed %d.\n\n",
-		r.Slaves, r.Workers, strings.Join(speeds, ":"), r.Load, r.Service, r.ReportEveryS, counts, r.Seed)
+	rule := "textbook rules"
+	if r.FreeWorkers {
+		rule = "free workers first (as the real master)"
+	}
+	fmt.Fprintf(&b, "**Simulated**: %d slaves × %d worker(s), speeds %s, ρ = %g, service %s, reports every %gs, %s, %s, seed %d.\n\n",
+		r.Slaves, r.Workers, strings.Join(speeds, ":"), r.Load, r.Service, r.ReportEveryS, counts, rule, r.Seed)
 	keys := make([]string, 0, len(speeds))
 	for _, s := range speeds {
 		if !slices.Contains(keys, s) {
