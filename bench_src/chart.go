@@ -32,7 +32,14 @@ var palette = []color.Color{
 	color.RGBA{0, 0, 0, 255}, color.RGBA{240, 228, 66, 255},
 }
 
-func colour(i int) color.Color { return palette[i%len(palette)] }
+// styleLine gives line i its colour; past the palette's eight, the colours
+// come again dashed, so that nine algorithms stay told apart.
+func styleLine(l *draw.LineStyle, i int) {
+	l.Color, l.Width = palette[i%len(palette)], vg.Points(1.5)
+	if i >= len(palette) {
+		l.Dashes = []vg.Length{vg.Points(5), vg.Points(2.5)}
+	}
+}
 
 // WriteChart draws the report to path (.png or .svg): first the latency CDF
 // of every algorithm, then one panel per algorithm with each slave's load
@@ -123,7 +130,7 @@ func cdfPlot(r *Report) *plot.Plot {
 		if err != nil {
 			continue
 		}
-		l.Color, l.Width = colour(i), vg.Points(1.5)
+		styleLine(&l.LineStyle, i)
 		p.Add(l)
 		p.Legend.Add(fmt.Sprintf("%s (p99 %s ms)", res.Algorithm, fmtMS(res.LatencyMS.P99)), l)
 		fastest = min(fastest, pts[0].X)
@@ -187,7 +194,7 @@ func loadPlot(res Result, labels []string, top float64) *plot.Plot {
 			continue
 		}
 		l.StepStyle = plotter.PostStep
-		l.Color, l.Width = colour(i), vg.Points(1.5)
+		styleLine(&l.LineStyle, i)
 		p.Add(l)
 		name := label
 		for _, s := range res.Slaves {

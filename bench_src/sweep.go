@@ -10,7 +10,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
 )
 
 // SweepPoint is one algorithm's run at one load in one round.
@@ -180,7 +179,7 @@ func (sr *SweepReport) WriteChart(path string, algorithms []string) error {
 			}
 		}
 		if l, err := plotter.NewLine(pts); err == nil {
-			l.Color, l.Width = colour(i), vg.Points(1.5)
+			styleLine(&l.LineStyle, i)
 			curve.Add(l)
 			curve.Legend.Add(a, l)
 		}
@@ -190,7 +189,7 @@ func (sr *SweepReport) WriteChart(path string, algorithms []string) error {
 			sp = append(sp, plotter.XY{X: float64(j + 1), Y: s})
 		}
 		if l, err := plotter.NewLine(sp); err == nil {
-			l.Color, l.Width = colour(i), vg.Points(1.5)
+			styleLine(&l.LineStyle, i)
 			share.Add(l)
 			share.Legend.Add(a, l)
 		}
