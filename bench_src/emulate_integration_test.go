@@ -26,7 +26,8 @@ import (
 // (time in system − overhead) / S must equal the formula at the measured ρ
 // within three standard errors, from batch means of the loaded run and the
 // spread of the overhead; and the run must be precise enough for that to
-// mean something (standard error at most 15% of the formula).
+// mean something (standard error at most 15% of the formula). An algorithm
+// whose measured service times show the host stalling is skipped, saying so.
 func TestEmulatedClusterMatchesTheory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real masters and slaves")
@@ -46,23 +47,37 @@ func TestEmulatedClusterMatchesTheory(t *testing.T) {
 	client := NewClient(64, false)
 	defer client.CloseIdleConnections()
 	for _, algo := range []string{"random", "round_robin"} {
-		co := ClusterOptions{MasterBin: filepath.Join(bin, "master"), SlaveBin: filepath.Join(bin, "slave"),
-			Algorithm: algo, Slaves: specs, MasterArgs: []string{"-free-workers=false"}, // the textbook rules
-			SlaveArgs: []string{"-emulate"}, LogDir: t.TempDir(), LogLevel: "warning",
-			JoinTimeout: 20 * time.Second, StopTimeout: 5 * time.Second}
-		idle, loaded := runTheoryCheck(t, co, client, w, rho*float64(len(specs))/svc.Mean.Seconds())
-		m := compareWithTheory(idle, loaded, len(specs), algo)
-		t.Logf("%s: %d tasks, overhead %.2f ms, S %.1f ms (c² %.2f), ρ %.3f: (time − overhead)/S = %.2f ± %.2f, theory %.2f",
-			algo, m.tasks, 1000*m.overheadS, 1000*m.serviceS, m.scv, m.rho, m.got, m.se, m.want)
-		if m.se > 0.15*m.want {
-			t.Errorf("%s: standard error %.2f is over 15%% of the theory %.2f: the run is too short to tell", algo, m.se, m.want)
-		}
-		if math.Abs(m.got-m.want) > 3*m.se {
-			t.Errorf("%s: (time in system − overhead)/S = %.2f, theory %.2f at ρ %.3f: more than 3 standard errors (%.2f) apart",
-				algo, m.got, m.want, m.rho, m.se)
-		}
+		t.Run(algo, func(t *testing.T) {
+			co := ClusterOptions{MasterBin: filepath.Join(bin, "master"), SlaveBin: filepath.Join(bin, "slave"),
+				Algorithm: algo, Slaves: specs, MasterArgs: []string{"-free-workers=false"}, // the textbook rules
+				SlaveArgs: []string{"-emulate"}, LogDir: t.TempDir(), LogLevel: "warning",
+				JoinTimeout: 20 * time.Second, StopTimeout: 5 * time.Second}
+			idle, loaded := runTheoryCheck(t, co, client, w, rho*float64(len(specs))/svc.Mean.Seconds())
+			m := compareWithTheory(idle, loaded, len(specs), algo)
+			t.Logf("%d tasks, overhead %.2f ms, S %.1f ms (c² %.2f), ρ %.3f: (time − overhead)/S = %.2f ± %.2f, theory %.2f",
+				m.tasks, 1000*m.overheadS, 1000*m.serviceS, m.scv, m.rho, m.got, m.se, m.want)
+			if m.scv > maxServiceSCV || m.serviceS > 1.5*svc.Mean.Seconds() {
+				// Stalls of the whole host stretch every task computing at the
+				// time: the service is then neither exponential nor the one
+				// asked, and no formula for it is being tested.
+				t.Skipf("the host disturbed the service times (S %.1f ms for %s asked, c² %.2f where exponential has 1): rerun on a quieter host",
+					1000*m.serviceS, svc.Mean, m.scv)
+			}
+			if m.se > 0.15*m.want {
+				t.Errorf("standard error %.2f is over 15%% of the theory %.2f: the run is too short to tell", m.se, m.want)
+			}
+			if math.Abs(m.got-m.want) > 3*m.se {
+				t.Errorf("(time in system − overhead)/S = %.2f, theory %.2f at ρ %.3f: more than 3 standard errors (%.2f) apart",
+					m.got, m.want, m.rho, m.se)
+			}
+		})
 	}
 }
+
+// maxServiceSCV bounds the squared coefficient of variation of the
+// measured service times: 1 for exponential, a little less with timer
+// slack; about 0.12 is the sampling error over 500 tasks.
+const maxServiceSCV = 1.5
 
 // runTheoryCheck starts a cluster, measures the overhead one request at a
 // time, then loads it open loop at rate, and stops it.
