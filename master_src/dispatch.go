@@ -213,7 +213,15 @@ func (r *taskRun) settle(i int, ev event, start time.Time) (out taskOutcome, don
 			Compute: time.Duration(ev.result.ComputeMicros) * time.Microsecond}, true, nil
 	case ev.kind == outcomeResult:
 		a.mb.s.failed.Add(1)
-		r.failedOn(a.mb, time.Time{})
+		if r.j.builtin {
+			r.failedOn(a.mb, time.Time{})
+		} else {
+			// An operator's task fails by its program's verdict on the
+			// input (or its own time limit): the slave answered, so it is
+			// healthy. Counting it would let anyone eject every slave
+			// offering a task by sending it bad input three times.
+			m.pool.tryAnswered(a.mb)
+		}
 		m.log.Warning("task failed on slave", "task_id", r.id, "slave", key, "err", ev.result.Body)
 		return taskOutcome{TaskID: r.id, Slave: key}, true, fmt.Errorf("%w on %s: %s", errTaskFailed, key, ev.result.Body)
 	case ev.kind == outcomeLost:

@@ -287,3 +287,27 @@ func TestWorkListedOnlyWhenOffered(t *testing.T) {
 		t.Errorf("the work slave got %+v, want a TaskRequest for code 3", reqs[0])
 	}
 }
+
+// A slave's own task failing (its program rejecting the input) is an answer,
+// not a sick slave: failures in a row past -eject-after must not eject the
+// slave, or bad input would take every slave offering the task out.
+func TestOfferFailuresDoNotEject(t *testing.T) {
+	m, base := offerMaster(t)
+	fail := func(_ uint64, req packets.Message) packets.TaskResult {
+		return packets.TaskResult{Body: "exit status 3: bad input"}
+	}
+	joinOfferSlave(t, m, &packets.TaskOffer{Tasks: []packets.OfferedTask{userTask("broken", 8)}}, fail)
+	// A second slave, so the ejection cap (half the pool) allows one.
+	joinOfferSlave(t, m, nil, reverse)
+	waitOffered(t, base, "broken", 1)
+	waitOffered(t, base, "fibonacci", 1)
+	for i := range 2 * master.NewOptions().EjectAfter {
+		if status, _, body := do(t, "POST", base+"/broken", "", []byte("x")); status != 502 {
+			t.Fatalf("failure %d: %d %q, want 502 every time (the slave answered)", i+1, status, body)
+		}
+	}
+	_, _, body := testutil.Get(t, base+"/api/status", "")
+	if n := apijson.Decode(t, body).Num(t, "ejections"); n != 0 {
+		t.Errorf("%v ejections after a user task's failures", n)
+	}
+}

@@ -76,6 +76,7 @@ func (ss *session) accept(ctx context.Context, id uint64, admit func() (job, err
 	}
 	go func() {
 		defer wg.Done()
+		yieldToOthers()
 		body, took, err := ss.s.exec.run(jobCtx, j)
 		ss.answer(jobCtx, id, body, took, err)
 		ss.results.Flush()

@@ -27,6 +27,10 @@ func init() {
 	})
 }
 
+// checkFrom is the length in bits of F(k) from which fibonacci looks at its
+// context at each step.
+const checkFrom = 1 << 14
+
 // Fibonacci returns F(n) with F(0)=0, F(1)=1.
 func Fibonacci(n uint64) *big.Int {
 	f, _ := fibonacci(context.Background(), n) // never cancelled: never fails
@@ -35,13 +39,17 @@ func Fibonacci(n uint64) *big.Int {
 
 // fibonacci computes F(n) by fast doubling:
 // F(2k) = F(k)·(2F(k+1) − F(k)) and F(2k+1) = F(k)² + F(k+1)².
-// It checks ctx between doubling steps; one step at MaxN is under 10 ms.
+// It checks ctx between doubling steps once the numbers are long enough for
+// a step to be worth it (one step at MaxN is under 10 ms; every step below
+// checkFrom bits together, microseconds): a cheap task never yields.
 func fibonacci(ctx context.Context, n uint64) (*big.Int, error) {
 	a, b := big.NewInt(0), big.NewInt(1) // F(k), F(k+1) with k = 0
 	t := new(big.Int)
 	for bit := bits.Len64(n) - 1; bit >= 0; bit-- {
-		if err := checkpoint(ctx); err != nil {
-			return nil, err
+		if a.BitLen() >= checkFrom {
+			if err := checkpoint(ctx); err != nil {
+				return nil, err
+			}
 		}
 		// k → 2k
 		t.Lsh(b, 1).Sub(t, a).Mul(t, a) // F(2k)

@@ -131,19 +131,23 @@ func BenchmarkFibonacci(b *testing.B) {
 	}
 }
 
-// A cancelled fibonacci stops between doubling steps; a small one has none
-// to stop at past the first, which already sees the cancel.
+// A cancelled fibonacci stops between doubling steps once its numbers are
+// 2^14 bits long (F(k) for k ≥ about 23,600, so n ≥ about 47,300); a smaller
+// one computes in well under a millisecond,
+// never looking at its context, so a cheap task never yields the processor.
 func TestFibonacciCancellation(t *testing.T) {
 	t.Parallel()
 	fib, _ := tasks.ByName("fibonacci")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	for _, n := range []uint64{1, 90, fib.MaxN} {
+	for _, n := range []uint64{50_000, 100_000, fib.MaxN} {
 		if got, err := fib.Run(ctx, n); !errors.Is(err, context.Canceled) || got != "" {
 			t.Errorf("Run(%d) with a cancelled context = %q, %v; want context.Canceled", n, got, err)
 		}
 	}
-	if got, err := fib.Run(ctx, 0); err != nil || got != "0" {
-		t.Errorf("Run(0) with a cancelled context = %q, %v; want 0: there is no step to stop at", got, err)
+	for n, want := range map[uint64]string{0: "0", 1: "1", 90: "2880067194370816120"} {
+		if got, err := fib.Run(ctx, n); err != nil || got != want {
+			t.Errorf("Run(%d) with a cancelled context = %q, %v; want %s: a cheap task does not stop", n, got, err, want)
+		}
 	}
 }
