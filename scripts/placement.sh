@@ -4,7 +4,7 @@
 # target. Prints a Markdown table; exits 1 if a target is missed.
 #   scripts/placement.sh [SCENARIO...]   (cancel, cheap, bad, ties; default all)
 # Needs curl, jq and wrk (apt-get install curl jq wrk). The 1,000-client queue
-# has a script of its own: scripts/queue-herd.sh.
+# has a script of its own: scripts/queue-fairness.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in curl jq wrk; do
@@ -37,16 +37,13 @@ cluster() {
 	lb_wait_slaves "$M" 3 15
 }
 
-# cpu_ms PID...: the CPU time the processes used so far, in ms.
+# cpu_ms PID...: the CPU time the processes used so far, in ms (one awk for
+# all, so that reading it takes a few milliseconds, not tens).
 cpu_ms() {
-	local pid total=0 tick
-	tick=$(getconf CLK_TCK)
-	for pid in "$@"; do
-		# utime and stime are fields 14 and 15, after the command in parentheses
-		read -r ut st < <(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12, $13}')
-		total=$((total + (ut + st) * 1000 / tick))
-	done
-	echo "$total"
+	local files=() pid
+	for pid in "$@"; do files+=("/proc/$pid/stat"); done
+	# utime and stime are fields 14 and 15 (the command, "slave", has no space)
+	awk -v tick="$(getconf CLK_TCK)" '{ t += $14 + $15 } END { printf "%d\n", t * 1000 / tick }' "${files[@]}"
 }
 
 committed() { curl -fs "http://$M/api/slaves" | jq '[.slaves[] | select(.state != "lost") | .committed_load] | add // 0'; }
@@ -91,11 +88,13 @@ scenario_cancel() {
 	t0=$(date +%s%N)
 	after=$(cpu_ms "${spids[@]}")
 	local spent_before=$((after - before))
+	# The time of a poll is when it was sent: a poll (curl and jq) takes
+	# tens of milliseconds itself on a busy host.
 	for ((i = 0; i < 2000; i++)); do
+		t1=$(date +%s%N)
 		[ "$(committed)" = 0 ] && break
-		sleep 0.01
+		sleep 0.005
 	done
-	t1=$(date +%s%N)
 	local freed_ms=$(((t1 - t0) / 1000000))
 	sleep 0.5
 	local wasted=$((($(cpu_ms "${spids[@]}") - after) / 6))
