@@ -36,9 +36,9 @@ type executor struct {
 // job is an admitted task: what it computes and the load it holds until it
 // ends. Any kind of task becomes one (built-ins by admitBuiltin).
 type job struct {
-	name    string // the task type, in metrics
-	load    uint64
-	cheap   bool // computes in microseconds: on the cheap lane, never waiting for a worker
+	name  string // the task type, in metrics
+	load  uint64
+	cheap bool // computes in microseconds: on the cheap lane, never waiting for a worker
 	// ownLane jobs (an operator's task with workers=) wait for a worker of
 	// their task's own, not for a shared one.
 	ownLane bool
