@@ -337,7 +337,7 @@ func (c *cluster) testCoresShared(t *testing.T) {
 	}
 }
 
-var assignedPrimes = regexp.MustCompile(`msg="assigned task" task_id="\d+" task="primes" n="150000" slave="([^"]+)"`)
+var assignedPrimes = regexp.MustCompile(`msg="assigned task" task_id="\d+" task="primes n=150000" slave="([^"]+)"`)
 
 // testSlaveDeath kills a slave while it computes a slow task and checks that
 // every request still gets the right answer and the pool shrinks.
