@@ -283,34 +283,34 @@ func (c *cluster) testBadInput(t *testing.T) {
 	}
 }
 
-// testSpread sends concurrent requests and checks that least_load placed them
-// on more than one slave (ties on load go to the slave with fewer tasks in
-// flight, so requests that overlap spread out).
+// testSpread sends requests one after another to the idle pool and checks
+// that least_load's tie rotation shares them out evenly: every slave is at
+// load 0 between two requests (the master frees a task's load before it
+// answers), so each request goes to the next slave after the last one
+// chosen, and 2 rounds give every slave exactly 2. No overlap is needed, so
+// a busy machine cannot make it pass or fail by timing.
 func (c *cluster) testSpread(t *testing.T) {
-	const requests = 20
-	urls := make([]string, requests)
-	for i := range urls {
-		urls[i] = c.base + "/fibonacci?n=30"
-	}
-	resps, err := httpGetParallel(c.client, t.TempDir(), urls, "Accept: application/json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rounds := 2
 	bySlave := map[string]int{}
-	for _, r := range resps {
+	for range rounds * len(c.slaves) {
+		r, err := c.get("/fibonacci?n=30", "Accept: application/json")
 		var a taskAnswer
-		if err := json.Unmarshal([]byte(r.body), &a); r.status != 200 || err != nil {
-			t.Errorf("GET /fibonacci?n=30 (JSON): %d %q", r.status, r.body)
-			continue
+		if err == nil {
+			err = json.Unmarshal([]byte(r.body), &a)
 		}
-		if a.Result != "832040" {
-			t.Errorf("fibonacci n=30: result %q, want 832040", a.Result)
+		if err != nil || r.status != 200 || a.Result != "832040" {
+			t.Fatalf("GET /fibonacci?n=30 (JSON): %d %q, %v; want 832040", r.status, r.body, err)
 		}
 		bySlave[a.Slave]++
 	}
-	t.Logf("%d concurrent requests answered by slave: %v", requests, bySlave)
-	if len(bySlave) < 2 {
-		t.Errorf("all %d concurrent requests went to %v; want more than one slave", requests, bySlave)
+	t.Logf("%d requests in a row answered by slave: %v", rounds*len(c.slaves), bySlave)
+	if len(bySlave) != len(c.slaves) {
+		t.Errorf("requests in a row went to %d slaves (%v), want all %d in turn", len(bySlave), bySlave, len(c.slaves))
+	}
+	for s, n := range bySlave {
+		if n != rounds {
+			t.Errorf("slave %s answered %d of the requests in a row, want %d (%v)", s, n, rounds, bySlave)
+		}
 	}
 }
 
@@ -337,7 +337,7 @@ func (c *cluster) testCoresShared(t *testing.T) {
 	}
 }
 
-var assignedPrimes = regexp.MustCompile(`msg="assigned task" task_id="\d+" task="primes" n="150000" slave="([^"]+)"`)
+var assignedPrimes = regexp.MustCompile(`msg="assigned task" task_id="\d+" task="primes n=150000" slave="([^"]+)"`)
 
 // testSlaveDeath kills a slave while it computes a slow task and checks that
 // every request still gets the right answer and the pool shrinks.

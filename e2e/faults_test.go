@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,6 +74,13 @@ func TestFaultsOnVirtualSubnet(t *testing.T) {
 		run := startLoad(t, c.client, loadcheck, c.base, 32, 3*load)
 		for _, h := range []int{2, 3, 4} {
 			onHost[h].stop(t, 35*time.Second) // SIGTERM: the slave drains
+			// It left drained, not taken for unresponsive while its result
+			// link still delivered (the master waits for that link): none
+			// of its tasks needs a re-dispatch.
+			eventually(t, 10*time.Second, 50*time.Millisecond, fmt.Sprintf("the slave stopped on h%d listed as drained", h), func() (bool, string, error) {
+				causes := c.lostCauses(t, l.hostIP(h).String())
+				return slices.Contains(causes, "drained"), fmt.Sprintf("lost causes %q", causes), nil
+			})
 			onHost[h] = startSlave(h)
 			c.waitSlaves(t, 3, 15*time.Second)
 		}
@@ -135,6 +143,33 @@ func TestFaultsOnVirtualSubnet(t *testing.T) {
 			t.Fatalf("after the flood: master_slaves %v, %v", v, err)
 		}
 	})
+}
+
+// lostCauses returns the lost_cause of every lost slave at ip that
+// /api/slaves lists (for LostSlaveTTL after it left).
+func (c *cluster) lostCauses(t *testing.T, ip string) []string {
+	t.Helper()
+	r, err := c.get("/api/slaves")
+	var list struct {
+		Slaves []struct {
+			IP        string `json:"ip"`
+			State     string `json:"state"`
+			LostCause string `json:"lost_cause"`
+		} `json:"slaves"`
+	}
+	if err == nil {
+		err = json.Unmarshal([]byte(r.body), &list)
+	}
+	if err != nil {
+		t.Fatalf("GET /api/slaves: %v", err)
+	}
+	var causes []string
+	for _, s := range list.Slaves {
+		if s.IP == ip && s.State == "lost" {
+			causes = append(causes, s.LostCause)
+		}
+	}
+	return causes
 }
 
 // loadRun is a loadcheck process running in the client namespace.

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -349,54 +348,6 @@ func httpGet(ns, url string, headers ...string) (response, error) {
 		return response{}, fmt.Errorf("curl %s: bad status in output %q", url, out)
 	}
 	return response{status: status, body: out[:i]}, nil
-}
-
-// httpGetParallel fetches every URL at once from namespace ns with a single
-// curl (--parallel --parallel-immediate), so the requests reach the server
-// together rather than one process start apart. Bodies go to files in dir.
-// The responses come back in the order of urls.
-func httpGetParallel(ns, dir string, urls []string, headers ...string) ([]response, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
-	defer cancel()
-	args := []string{"netns", "exec", ns, "curl", "-sS", "--noproxy", "*", "--max-time", "70",
-		"--parallel", "--parallel-immediate", "--parallel-max", strconv.Itoa(len(urls)),
-		"-w", "%{http_code} %{filename_effective}\n"}
-	for _, h := range headers {
-		args = append(args, "-H", h)
-	}
-	files := map[string]int{}
-	for i, u := range urls {
-		f := filepath.Join(dir, fmt.Sprintf("body-%d", i))
-		files[f] = i
-		args = append(args, "-o", f, u)
-	}
-	cmd := exec.CommandContext(ctx, "ip", args...)
-	cmd.Env = cleanEnv()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("parallel curl in %s: %w: %s", ns, err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	resps := make([]response, len(urls))
-	seen := 0
-	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		code, f, ok := strings.Cut(line, " ")
-		i, known := files[f]
-		status, err := strconv.Atoi(code)
-		if !ok || !known || err != nil {
-			return nil, fmt.Errorf("parallel curl: unexpected line %q", line)
-		}
-		body, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		resps[i] = response{status: status, body: string(body)}
-		seen++
-	}
-	if seen != len(urls) {
-		return nil, fmt.Errorf("parallel curl: %d answers for %d URLs: %q", seen, len(urls), stdout.String())
-	}
-	return resps, nil
 }
 
 // eventually polls cond every interval until it reports done, or fails the

@@ -183,15 +183,17 @@ func TestJoinRefusals(t *testing.T) {
 
 // A confirm is taken only with the token of the ACK and the IP it came
 // from; copies that do not match are dropped and the right one still joins.
+// The wrong ones name other listeners: had the master taken one, it would
+// have dialled those and dropped the right confirm as a later copy.
 func TestJoinConfirmChecksTokenAndIP(t *testing.T) {
 	m, _ := testutil.StartMaster(t, testutil.MasterOptions(t))
 	h := newHandNode(t, m.DiscoveryAddr())
 	token := h.wantAccept(false)
-	l := listenLinks(t)
-	h.send(l.confirm(token+1, loopback))
-	h.send(l.confirm(token, netip.MustParseAddr("127.0.0.2")))
+	l, wrongToken, wrongIP := listenLinks(t), listenLinks(t), listenLinks(t)
+	h.send(wrongToken.confirm(token+1, loopback))
+	h.send(wrongIP.confirm(token, netip.MustParseAddr("127.0.0.2")))
 	h.send(l.confirm(token, loopback))
-	conns := l.accept(t, token) // the hello carries the ACK's token: the first confirms were dropped
+	conns := l.accept(t, token)
 	answerFirstPoll(t, conns[0])
 	testutil.WaitFor(t, 10*time.Second, "the slave in the pool", func() bool { return m.Slaves() == 1 })
 }

@@ -133,11 +133,15 @@ func (s *session) serveLinks(ctx context.Context, loadR *bufio.Reader, loadW *pa
 		loops.Go(func() {
 			err := loop()
 			if (i == 1 || i == 2) && link.isLeaving() {
-				// A drained slave closes its three links at once: the result
-				// link decides, once it has delivered the last results.
+				// A drained slave closes its three links at once, and a
+				// draining one may answer polls late (its host busy
+				// finishing tasks): the result link decides, once it has
+				// delivered the last results. Each task the slave holds
+				// ends within the task timeout anyway, so waiting longer
+				// would serve nothing.
 				select {
 				case <-link.done:
-				case <-time.After(s.m.opts.PollTimeout):
+				case <-time.After(s.m.opts.TaskTimeout + s.m.opts.PollTimeout):
 				}
 			}
 			link.lose(err)

@@ -305,7 +305,7 @@ func malformedFrames() []struct {
 			cat(u64(1), offerName("sha"), u32(packets.MaxTaskData+1), make([]byte, packets.MaxTaskData+1)))},
 		{"input request input longer than rest", frame(v, packets.TypeTaskInputRequest, cat(u64(1), offerName("sha"), u32(9), []byte("x")))},
 		{"offer count over MaxOfferedTasks", frame(v, packets.TypeTaskOffer,
-			cat(u16(packets.MaxOfferedTasks+1), bytes.Repeat(offered("a", 0, 0, 0), packets.MaxOfferedTasks+1)))},
+			cat(u16(packets.MaxOfferedTasks+1), distinctOffered(packets.MaxOfferedTasks+1)))},
 		{"offer count beyond payload", frame(v, packets.TypeTaskOffer, cat(u16(3), offered("a", 0, 0, 0)))},
 		{"offer name twice", frame(v, packets.TypeTaskOffer, cat(u16(2), offered("a", 0, 0, 0), offered("a", 0, 0, 0)))},
 		{"offer unknown flag", frame(v, packets.TypeTaskOffer, cat(u16(1), offered("a", 4, 0, 0)))},
@@ -314,6 +314,16 @@ func malformedFrames() []struct {
 		{"offer bad name", frame(v, packets.TypeTaskOffer, cat(u16(1), offered("9a", 0, 0, 0)))},
 		{"offer cut in its last task", frame(v, packets.TypeTaskOffer, cat(u16(1), offered("abc", 0, 0, 0)[:10]))},
 	}
+}
+
+// distinctOffered is n encoded OfferedTasks with distinct names, so that
+// nothing but their count can be refused.
+func distinctOffered(n int) []byte {
+	var b []byte
+	for i := range n {
+		b = append(b, offered(fmt.Sprintf("t%d", i), 0, 0, 0)...)
+	}
+	return b
 }
 
 // offerName is a str8 name.

@@ -115,6 +115,7 @@ func corpus() []namedMessage {
 			{Name: "thumb-2_x", Load: math.MaxUint64, MaxInput: packets.MaxTaskData, MaxOutput: packets.MaxTaskData,
 				TimeoutMillis: math.MaxUint32, Workers: math.MaxUint16},
 		}}},
+		{"TaskOffer/one task, the shortest encoding", packets.TaskOffer{Tasks: []packets.OfferedTask{{Name: "a"}}}},
 		{"TaskOffer/most tasks, longest names", packets.TaskOffer{Tasks: manyOffered(packets.MaxOfferedTasks)}},
 
 		{"TaskInputRequest/empty input", packets.TaskInputRequest{ID: 1, Name: "sha"}},
