@@ -7,7 +7,7 @@ import (
 
 // computeNice is how much nicer than the slave a thread computing a task
 // runs (within the kernel's bound of 19).
-const computeNice = 10
+const computeNice = 5
 
 // yieldToOthers lowers the priority of the calling goroutine's thread for
 // the rest of the goroutine's life, so that on a shared host the threads

@@ -45,9 +45,10 @@ func Fibonacci(n uint64) *big.Int {
 func fibonacci(ctx context.Context, n uint64) (*big.Int, error) {
 	a, b := big.NewInt(0), big.NewInt(1) // F(k), F(k+1) with k = 0
 	t := new(big.Int)
+	cp := newCheckpoints(ctx)
 	for bit := bits.Len64(n) - 1; bit >= 0; bit-- {
 		if a.BitLen() >= checkFrom {
-			if err := checkpoint(ctx); err != nil {
+			if err := cp.check(); err != nil {
 				return nil, err
 			}
 		}

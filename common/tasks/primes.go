@@ -25,10 +25,11 @@ func init() {
 // candidates took 50 ms of one core, 64 take about 3 ms.
 func CountPrimes(ctx context.Context, n uint64) (string, error) {
 	count := 0
+	cp := newCheckpoints(ctx)
 	// MaxN fits 32 bits, and 32-bit division is the faster instruction.
 	for i := uint32(2); uint64(i) <= n; i++ {
 		if i%checkEvery == 0 {
-			if err := checkpoint(ctx); err != nil {
+			if err := cp.check(); err != nil {
 				return "", err
 			}
 		}
