@@ -263,7 +263,7 @@ func (s *Slave) report(seq uint32) packets.LoadReport {
 		Seq: seq, Load: float64(st.committed) * factor, Factor: factor,
 		Committed: st.committed, MaxLoad: s.opts.MaxLoad, Tasks: uint32(st.admitted),
 		Workers: uint16(min(st.workers, math.MaxUint16)), Busy: uint16(min(st.busy, math.MaxUint16)),
-		Queued: uint32(min(st.queued, math.MaxUint32)), Completed: st.completed, BusyMicros: st.busyMicros,
+		Queued: uint32(min(uint64(st.queued), math.MaxUint32)), Completed: st.completed, BusyMicros: st.busyMicros,
 	}
 	s.metrics.load.Set(r.Load)
 	return r
