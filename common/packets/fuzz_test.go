@@ -68,7 +68,7 @@ func FuzzDecode(f *testing.F) {
 // and decodes again to m.
 func checkCanonical(t *testing.T, m packets.Message, frame []byte) {
 	t.Helper()
-	enc := packets.Encode(m)
+	enc := encodeAs(m, packets.Type(frame[1]))
 	if !bytes.Equal(enc, frame) {
 		t.Fatalf("%#v decoded from %x re-encodes to %x", m, frame, enc)
 	}
@@ -79,6 +79,23 @@ func checkCanonical(t *testing.T, m packets.Message, frame []byte) {
 	if !sameMessage(m2, m) {
 		t.Fatalf("re-decoded %#v, want %#v", m2, m)
 	}
+}
+
+// oldReportSize is a type-6 LoadReport's payload: the fields before Workers.
+const oldReportSize = 4 + 8 + 8 + 8 + 8 + 4
+
+// encodeAs is m's frame as a frame of type typ carries it: Encode's, except
+// for a LoadReport decoded from the older type 6, which this code encodes as
+// type 25 with its newer fields (zero, as decoded) appended.
+func encodeAs(m packets.Message, typ packets.Type) []byte {
+	enc := packets.Encode(m)
+	if typ != packets.TypeLoadReport || packets.Type(enc[1]) != packets.TypeLoadReportWorkers {
+		return enc
+	}
+	if !bytes.Equal(enc[packets.HeaderSize+oldReportSize:], make([]byte, len(enc)-packets.HeaderSize-oldReportSize)) {
+		return enc // newer fields set: not what a type-6 frame decodes to
+	}
+	return frame(packets.Version, packets.TypeLoadReport, enc[packets.HeaderSize:packets.HeaderSize+oldReportSize])
 }
 
 // FuzzReadFrame reads frames from a stream until an error, with ReadFrame
@@ -139,7 +156,7 @@ func checkFrameStream(t *testing.T, name string, data []byte, read func() (packe
 			}
 			return
 		}
-		reencoded = packets.Append(reencoded, m)
+		reencoded = append(reencoded, encodeAs(m, packets.Type(data[len(reencoded)+1]))...)
 		if !bytes.HasPrefix(data, reencoded) {
 			t.Fatalf("%s: frames read so far re-encode to %x, not a prefix of the stream %x", name, reencoded, data)
 		}
