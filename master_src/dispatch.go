@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/lbproject/loadbalancer/master_src/balance"
@@ -43,34 +44,33 @@ func (m *Master) runTask(ctx context.Context, j job) (taskOutcome, error) {
 func (m *Master) submit(ctx context.Context, j job, start time.Time) (taskOutcome, error) {
 	r := &taskRun{m: m, j: j, id: m.taskSeq.Add(1)}
 	defer r.cancelAll()
-	queueDeadline := start.Add(m.opts.QueueWait)
-	taskCtx := ctx
-	dispatched := false
-	tryTimer := time.NewTimer(j.timeout)
-	tryTimer.Stop() // armed by armTry
-	defer tryTimer.Stop()
+	// One timer serves the newest try's per-try timeout and the task
+	// timeout, whichever comes first: no context and timer of its own per
+	// request for the task timeout (on the hot path, they were a fifth of
+	// the master's allocations).
+	timer := timerPool.Get().(*time.Timer)
+	defer func() { timer.Stop(); timerPool.Put(timer) }()
+	waitUntil := start.Add(m.opts.QueueWait)
+	var taskDeadline time.Time // zero until the first dispatch
 	for {
 		if len(r.tries) == 0 {
-			mb, err := m.pool.acquire(taskCtx, j.index, j.load, &r.skip, queueDeadline)
+			mb, err := m.pool.acquire(ctx, j.index, j.load, &r.skip, waitUntil)
 			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				if ctx.Err() == nil && !taskDeadline.IsZero() && !time.Now().Before(taskDeadline) {
 					err = errTaskTimeout
 				}
 				return taskOutcome{TaskID: r.id}, err
 			}
-			if !dispatched {
+			if taskDeadline.IsZero() {
 				// From the first dispatch on, the task timeout bounds
 				// everything, re-dispatches and hedges included.
-				dispatched = true
-				var cancel context.CancelFunc
-				taskCtx, cancel = context.WithTimeout(ctx, j.timeout)
-				defer cancel()
-				queueDeadline = start.Add(m.opts.QueueWait + j.timeout)
+				taskDeadline = time.Now().Add(j.timeout)
+				waitUntil = taskDeadline
 			}
 			if !r.start(mb) {
 				continue
 			}
-			r.armTry(tryTimer)
+			r.arm(timer, taskDeadline)
 		}
 		var ev event
 		var i int
@@ -78,26 +78,33 @@ func (m *Master) submit(ctx context.Context, j job, start time.Time) (taskOutcom
 		case ev = <-r.events(0):
 		case ev = <-r.events(1):
 			i = 1
-		case <-tryTimer.C:
-			if r.tryTimedOut() {
-				r.armTry(tryTimer)
-			}
-			continue
-		case <-taskCtx.Done():
-			if ctx.Err() != nil {
-				return taskOutcome{TaskID: r.id}, ctx.Err()
+		case <-timer.C:
+			if time.Now().Before(taskDeadline) {
+				r.tryTimedOut()
+				r.arm(timer, taskDeadline)
+				continue
 			}
 			for _, a := range r.tries {
 				r.timedOutOn(a)
 			}
 			m.log.Warning("task timed out", "task_id", r.id, "slave", r.tries[0].mb.s.key.nodeKey, "after", time.Since(start))
 			return taskOutcome{TaskID: r.id, Slave: r.tries[0].mb.s.key.nodeKey}, errTaskTimeout
+		case <-ctx.Done():
+			return taskOutcome{TaskID: r.id}, ctx.Err()
 		}
 		if out, done, err := r.settle(i, ev, start); done {
 			return out, err
 		}
 	}
 }
+
+// timerPool holds stopped timers for submit. Since Go 1.23 a stopped or
+// reset timer delivers no stale tick, so a timer is safe to reuse.
+var timerPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 // taskRun is one task's way through the pool: its tries in flight (the
 // first, and at most one hedge), the slaves that refused it, and how many
@@ -121,13 +128,15 @@ type attempt struct {
 	timedOut bool // counted against its slave already
 }
 
-// armTry starts timer for the newest try's per-try timeout; a try that may
-// take the whole task timeout needs none (the task timeout ends it).
-func (r *taskRun) armTry(timer *time.Timer) {
-	timer.Stop() // a timer armed for an earlier try must not fire for this one
-	if d := r.m.tryTimes.timeout(r.j.index, r.j.load, r.j.timeout); d < r.j.timeout {
-		timer.Reset(d)
+// arm sets timer for the newest try's per-try timeout, or for the task
+// deadline if that comes first or the newest try has timed out already (a
+// try that may take the whole task timeout has no timeout of its own).
+func (r *taskRun) arm(timer *time.Timer, deadline time.Time) {
+	d := time.Until(deadline)
+	if !r.tries[len(r.tries)-1].timedOut {
+		d = min(d, r.m.tryTimes.timeout(r.j.index, r.j.load, r.j.timeout))
 	}
+	timer.Reset(max(d, 0))
 }
 
 // events is try i's outcome channel, nil (never ready) if there is none.
@@ -158,12 +167,12 @@ func (r *taskRun) start(mb *member) bool {
 
 // tryTimedOut handles the newest try passing its per-try timeout: it counts
 // against that slave, and the task is also sent to another slave with room
-// now, unless it was hedged already. It reports whether a hedge went out.
-func (r *taskRun) tryTimedOut() bool {
+// now, unless it was hedged already.
+func (r *taskRun) tryTimedOut() {
 	last := r.tries[len(r.tries)-1]
 	r.timedOutOn(last)
 	if r.hedged {
-		return false
+		return
 	}
 	skip := r.skip
 	for _, a := range r.tries {
@@ -171,13 +180,12 @@ func (r *taskRun) tryTimedOut() bool {
 	}
 	mb := r.m.pool.tryAcquire(r.j.index, r.j.load, skip)
 	if mb == nil || !r.start(mb) {
-		return false
+		return
 	}
 	r.hedged = true
 	mb.s.hedged.Add(1)
 	r.m.counts.hedged.Add(1)
 	r.m.log.Debug("task hedged", "task_id", r.id, "slow_slave", last.mb.s.key.nodeKey, "slave", mb.s.key.nodeKey)
-	return true
 }
 
 // timedOutOn counts a try that passed its per-try timeout against its
