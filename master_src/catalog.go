@@ -114,7 +114,7 @@ type taskView struct {
 // catalog is owned by the master; its lock is never held with the pool's
 // (a session updates one, then the other).
 type catalog struct {
-	mu      sync.Mutex
+	mu      sync.RWMutex // read by every task request
 	byName  map[string]*catalogTask
 	byIndex [256]*catalogTask
 	bySlave map[*session][]*catalogTask
@@ -236,8 +236,8 @@ func (c *catalog) dropLocked(s *session) {
 
 // lookup returns the listed task called name.
 func (c *catalog) lookup(name string) (taskView, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	t, ok := c.byName[name]
 	if !ok || !t.listed {
 		return taskView{}, false

@@ -1,6 +1,9 @@
 package master
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Outlier detection, after Envoy's: a slave whose tries time out or fail
 // ejectAfter times in a row is ejected (not a candidate) for base × the
@@ -20,12 +23,14 @@ type outlierRules struct {
 	maxPercent int
 }
 
-// outlierState is a slave's record, guarded by the pool's lock.
+// outlierState is a slave's record, guarded by the pool's lock, but for
+// consecutive, which every good result clears: atomic, so that a result
+// need not take the lock to find it 0 already.
 type outlierState struct {
-	consecutive int       // tries timed out or failed since its last good result
-	lastResult  time.Time // when its last result came
-	ejections   int       // times ejected since it joined
-	until       time.Time // while ejected: when it may return
+	consecutive atomic.Int32 // tries timed out or failed since its last good result
+	lastResult  time.Time    // when its last result came
+	ejections   int          // times ejected since it joined
+	until       time.Time    // while ejected: when it may return
 }
 
 // tryFailed counts a try of mb that failed, or that timed out after it was
@@ -38,13 +43,13 @@ func (p *pool) tryFailed(mb *member, sentAt, now time.Time) time.Duration {
 	if !sentAt.IsZero() && o.lastResult.After(sentAt) {
 		return 0 // busy, not stuck
 	}
-	o.consecutive++
+	consecutive := int(o.consecutive.Add(1))
 	r := p.outliers
-	if r.after == 0 || o.consecutive < r.after || mb.fig.Ejected || !mb.inPool ||
+	if r.after == 0 || consecutive < r.after || mb.fig.Ejected || !mb.inPool ||
 		(p.ejected+1)*100 > r.maxPercent*len(p.members) {
 		return 0
 	}
-	o.consecutive = 0
+	o.consecutive.Store(0)
 	o.ejections++
 	d := r.base * time.Duration(o.ejections)
 	o.until = now.Add(d)
@@ -57,9 +62,9 @@ func (p *pool) tryFailed(mb *member, sentAt, now time.Time) time.Duration {
 // tryAnswered records a good result of mb: its failures are no longer in a
 // row.
 func (p *pool) tryAnswered(mb *member) {
-	p.mu.Lock()
-	mb.outlier.consecutive = 0
-	p.mu.Unlock()
+	if mb.outlier.consecutive.Load() != 0 {
+		mb.outlier.consecutive.Store(0)
+	}
 }
 
 // returnIfDueLocked ends mb's ejection once its time is over, and reports

@@ -186,10 +186,7 @@ func (s *session) reported(rep packets.LoadReport) {
 // finished returns the load of a task the slave answered, and records its
 // round trip and computing time when it produced a result.
 func (s *session) finished(task uint8, load uint64, rtt, compute time.Duration, result bool) {
-	if result {
-		s.m.pool.observe(s.mb, task, rtt, compute, load)
-	}
-	s.m.pool.release(s.mb, load)
+	s.m.pool.finished(s.mb, task, load, rtt, compute, result)
 }
 
 // offered records the tasks the slave offers now.

@@ -2,7 +2,6 @@ package master
 
 import (
 	"math"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,11 +23,15 @@ const (
 	// hold the first tasks for the whole task timeout. A slower first task
 	// is hedged: a cost paid only until the type's first result.
 	tryUnknown = 500 * time.Millisecond
-	// tryResortEvery is how many results pass between two recomputations
-	// of a type's p99 (a sort of tryRingSize numbers), so the result path
-	// stays cheap; the first tryResortEvery results each recompute it (the
-	// p99 of so few is their maximum).
-	tryResortEvery = 16
+	// tryRecomputeEvery is how many results pass between two
+	// recomputations of a type's p99 (a pass over tryRingSize numbers), so
+	// the result path stays cheap; the first tryRecomputeEvery results each
+	// recompute it (the p99 of so few is their maximum).
+	tryRecomputeEvery = 16
+	// tryTopKept is how many of the largest samples a recomputation keeps:
+	// the p99 of n ≤ tryRingSize samples has at most 2 above it
+	// (n − ⌈0.99·n⌉ ≤ 2), so no sort is needed.
+	tryTopKept = 3
 )
 
 // tryTimeouts holds, per task type, the recent round trips per unit of load
@@ -43,15 +46,15 @@ func newTryTimeouts(floor time.Duration) *tryTimeouts {
 }
 
 // roundTrips is a ring of one task type's latest round trips per unit of
-// load, in seconds, and their p99.
+// load, in seconds (as math.Float64bits; 0 for a slot not written yet), and
+// their p99. Every result of the type writes it, from the goroutines of
+// all the requests: no lock on that path, and the one result in
+// tryRecomputeEvery that recomputes the p99 does it only if no other is.
 type roundTrips struct {
-	mu      sync.Mutex
-	ring    [tryRingSize]float64
-	next    int
-	n       int // samples in ring
-	fresh   int // samples since p99 was computed
-	scratch [tryRingSize]float64
-	p99     atomic.Uint64 // math.Float64bits; 0 until the first result
+	seen      atomic.Uint64 // results recorded
+	ring      [tryRingSize]atomic.Uint64
+	recompute sync.Mutex    // held by the goroutine recomputing p99, never waited for
+	p99       atomic.Uint64 // math.Float64bits; 0 until the first result
 }
 
 // observe records a result of task code that took rtt for load.
@@ -61,20 +64,37 @@ func (t *tryTimeouts) observe(code uint8, rtt time.Duration, load uint64) {
 		t.types[code].CompareAndSwap(nil, &roundTrips{})
 		r = t.types[code].Load()
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ring[r.next] = rtt.Seconds() / float64(max(load, 1))
-	r.next = (r.next + 1) % tryRingSize
-	r.n = min(r.n+1, tryRingSize)
-	r.fresh++
-	if r.n <= tryResortEvery || r.fresh >= tryResortEvery {
-		s := r.scratch[:r.n]
-		copy(s, r.ring[:r.n])
-		slices.Sort(s)
-		p := s[min(int(math.Ceil(0.99*float64(len(s)))), len(s))-1]
-		r.p99.Store(math.Float64bits(p))
-		r.fresh = 0
+	v := max(rtt.Seconds()/float64(max(load, 1)), math.SmallestNonzeroFloat64) // 0 marks an empty slot
+	seen := r.seen.Add(1)
+	r.ring[(seen-1)%tryRingSize].Store(math.Float64bits(v))
+	if (seen <= tryRecomputeEvery || seen%tryRecomputeEvery == 0) && r.recompute.TryLock() {
+		r.p99.Store(math.Float64bits(r.quantile99()))
+		r.recompute.Unlock()
 	}
+}
+
+// quantile99 is the p99 of the samples in the ring (the sample of rank
+// ⌈0.99·n⌉ of n), found in one pass that keeps the largest few. A slot
+// another result is writing meanwhile counts with its old or new value.
+func (r *roundTrips) quantile99() float64 {
+	var top [tryTopKept]float64 // the largest samples, largest first
+	n := 0
+	for i := range r.ring {
+		v := math.Float64frombits(r.ring[i].Load())
+		if v == 0 {
+			continue
+		}
+		n++
+		for j := range top { // insert v, dropping the smallest kept
+			if v > top[j] {
+				v, top[j] = top[j], v
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return top[n-int(math.Ceil(0.99*float64(n)))]
 }
 
 // timeout is how long a try of task code with load may take before the task

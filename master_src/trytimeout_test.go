@@ -1,6 +1,9 @@
 package master
 
 import (
+	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -47,7 +50,7 @@ func TestTryTimeoutsP99(t *testing.T) {
 	}
 	tt.observe(1, 100*time.Millisecond, 1)
 	tt.observe(1, 100*time.Millisecond, 1)
-	for i := 0; i < tryResortEvery; i++ {
+	for i := 0; i < tryRecomputeEvery; i++ {
 		tt.observe(1, time.Millisecond, 1)
 	}
 	if got := tt.timeout(1, 1, time.Hour); got != time.Second {
@@ -58,5 +61,27 @@ func TestTryTimeoutsP99(t *testing.T) {
 	}
 	if got := tt.timeout(1, 1, time.Hour); got != 10*time.Millisecond {
 		t.Fatalf("timeout %s after the slow result left the ring, want 10 ms", got)
+	}
+}
+
+// The one-pass p99 is the sorted samples' element of rank ⌈0.99·n⌉, for
+// every fill of the ring, with ties, and after it wraps.
+func TestTryTimeoutsQuantileMatchesSort(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 1; n <= tryRingSize+40; n++ {
+		var r roundTrips
+		var all []float64
+		for i := 0; i < n; i++ {
+			v := float64(rng.IntN(50) + 1) // ties on purpose
+			r.ring[i%tryRingSize].Store(math.Float64bits(v))
+			all = append(all, v)
+		}
+		kept := all[max(0, len(all)-tryRingSize):]
+		sorted := slices.Sorted(slices.Values(kept))
+		want := sorted[int(math.Ceil(0.99*float64(len(sorted))))-1]
+		if got := r.quantile99(); got != want {
+			t.Fatalf("n=%d: p99 %v, want %v", n, got, want)
+		}
 	}
 }
