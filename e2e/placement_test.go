@@ -32,6 +32,10 @@ func TestPlacementOnVirtualSubnet(t *testing.T) {
 	c.identifySlaves(t)
 
 	t.Run("ties rotate: one at a time spreads 5/5/5", func(t *testing.T) {
+		hedgedBefore, err := c.masterMetric("master_tasks_hedged_total")
+		if err != nil {
+			t.Fatal(err)
+		}
 		bySlave := map[string]int{}
 		for range 15 {
 			a, err := c.getJSON("/fibonacci?n=20")
@@ -43,10 +47,18 @@ func TestPlacementOnVirtualSubnet(t *testing.T) {
 			}
 			bySlave[a.Slave]++
 		}
-		t.Logf("15 requests one at a time, by slave: %v", bySlave)
+		hedgedAfter, err := c.masterMetric("master_tasks_hedged_total")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A try that stalls past the per-try timeout's floor on a busy
+		// host is hedged, and the hedge's slave may answer first: each
+		// hedge may move one answer.
+		slack := int(hedgedAfter - hedgedBefore)
+		t.Logf("15 requests one at a time, by slave: %v (%d hedged)", bySlave, slack)
 		for _, s := range c.slaves {
-			if bySlave[s.key] != 5 {
-				t.Errorf("%s got %d of 15; want 5 each (ties broken round robin): %v", s.key, bySlave[s.key], bySlave)
+			if d := bySlave[s.key] - 5; d < -slack || d > slack {
+				t.Errorf("%s got %d of 15; want 5 each (ties broken round robin), give or take the %d hedged: %v", s.key, bySlave[s.key], slack, bySlave)
 			}
 		}
 	})

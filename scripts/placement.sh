@@ -133,7 +133,12 @@ scenario_ties() {
 	for i in $(seq 15); do curl -fs -o /dev/null "http://$M/fibonacci?n=90"; done
 	local split
 	split=$(curl -fs "http://$M/api/slaves" | jq -r '[.slaves[] | .tasks_done] | join("/")')
-	judge "./master least_load, 15 requests one at a time" "$split" "5/5/5" "$([ "$split" = 5/5/5 ] && echo 1 || echo 0)"
+	# A try stalled past the per-try timeout's floor (a busy host) is
+	# hedged, and the hedge may answer first: each hedge may move one answer.
+	local hedged
+	hedged=$(curl -fs "http://$M/metrics" | awk '/^master_tasks_hedged_total /{print $2}')
+	judge "./master least_load, 15 requests one at a time" "$split ($hedged hedged)" "5/5/5" \
+		"$(echo "$split" | awk -F/ -v h="$hedged" '{ ok = 1; for (i = 1; i <= NF; i++) { d = $i - 5; if (d > h || -d > h) ok = 0 } print ok }')"
 }
 
 scenarios=("$@")
