@@ -235,3 +235,31 @@ func TestWeightedRoundRobinAfterFreePicks(t *testing.T) {
 		}
 	}
 }
+
+// Noisy weights make the steps average more than 1/(mean weight), so a
+// clock moving on by 1/(total weight) alone falls behind the deadlines;
+// the clamp then undoes each choice's step and keeps choosing the slave it
+// clamps. The clock must keep pace with the earliest deadline. Here one
+// slave's reports swing between weights 1 and 1000 every 3 choices, as a
+// slave completing a handful of tasks per report can, against two steady
+// slaves of weight 10, and the master refiles each slave it places on.
+func TestWeightedRoundRobinNoisyWeights(t *testing.T) {
+	t.Parallel()
+	a := newWeightedRoundRobin()
+	ms := slaves(a, slave{rate: 10, util: 1}, slave{rate: 10, util: 1}, slave{rate: 10, util: 1})
+	const n = 30000
+	got := make([]int, len(ms))
+	for i := range n {
+		if i%3 == 0 {
+			ms[0].Rate = []float64{1, 1000}[(i/3)%2]
+			a.Track(ms[0])
+		}
+		s := pick(a, ms)
+		got[s]++
+		a.Track(ms[s])
+	}
+	// With the clock lagging, the swinging slave took half the choices.
+	if got[0] > got[1]+n/100 {
+		t.Errorf("the slave with swinging weights got %v of the choices, more than its steady peers", got)
+	}
+}
