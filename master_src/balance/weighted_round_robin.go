@@ -2,15 +2,14 @@ package balance
 
 // weightedRoundRobin is gRPC's weighted round robin (gRFC A58): each slave
 // weighs Rate/Utilisation, the tasks per second it would complete fully
-// busy, from its load reports; a slave without both figures keeps the
-// weight of its last report that had them (A58 ignores a report with no
-// completions, which says nothing of the slave's speed), and one that never
-// had them weighs the mean of those that have (1 when none has). Slaves are
-// scheduled earliest deadline first: each has a deadline on a virtual
-// clock, the choice is the earliest that fits (slaves with a free worker
-// first; ties: fewer in flight, then join order), and its deadline moves on
-// by 1/weight, so over a cycle each slave is chosen in proportion to its
-// weight. O(log N) per choice.
+// busy, from its load reports; a slave without both figures in its last
+// report weighs the mean of those that have them (1 when none has), so one
+// that a low weight starved of tasks gets some again and reports a better
+// weight. Slaves are scheduled earliest deadline first: each has a deadline
+// on a virtual clock, the choice is the earliest that fits (slaves with a
+// free worker first; ties: fewer in flight, then join order), and its
+// deadline moves on by 1/weight, so over a cycle each slave is chosen in
+// proportion to its weight. O(log N) per choice.
 //
 // The free-worker preference picks a slave with a free worker whatever its
 // deadline, so a slave that is often free runs ahead of its share and one
@@ -97,8 +96,8 @@ func (w *weightedRoundRobin) Track(s Slave) {
 		w.filed[s] = e
 		w.setWeight(e, weightOf(s.Figures()))
 		e.deadline = w.clock + w.step(e)
-	} else if weight := weightOf(s.Figures()); weight > 0 && weight != e.weight {
-		w.setWeight(e, weight)
+	} else {
+		w.setWeight(e, weightOf(s.Figures()))
 	}
 	w.near(e)
 	w.byDeadline.file(s, e.deadline)
