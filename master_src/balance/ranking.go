@@ -144,6 +144,18 @@ func (r *ranking) remove(s Slave) {
 	}
 }
 
+// lowestFigure is the lowest figure filed in either class (+Inf when none
+// is filed).
+func (r *ranking) lowestFigure() float64 {
+	low := math.Inf(1)
+	for _, t := range r.trees {
+		if k, ok := t.Min(); ok {
+			low = min(low, k.figure)
+		}
+	}
+	return low
+}
+
 // search returns the first slave of class busy from start on that fits c,
 // staying within start's tie if ties; or nil.
 func (r *ranking) search(busy bool, start rank, ties bool, c *Choice) Slave {

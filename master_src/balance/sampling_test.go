@@ -189,3 +189,74 @@ func TestObserveService(t *testing.T) {
 		t.Fatalf("then %v, want 3: one window's step", f.Service)
 	}
 }
+
+// The free-worker preference lets a fast slave take many turns in a row
+// while the slow one is busy; EDF must not pay that back later by sending
+// the slow slave every task once both are busy (the real master's p99 of
+// 60-79 mean service times: a debt of hundreds of turns queued on the slow
+// slaves). Each case drives a fast slave (weight 80) and a slow one (20),
+// one worker each, through a fake report sequence: the fast one alone free
+// for 100 choices, then both busy for 50.
+func TestWeightedRoundRobinAfterFreePicks(t *testing.T) {
+	t.Parallel()
+	fast := slave{rate: 40, util: 0.5, workers: 1}
+	slow := slave{rate: 10, util: 0.5, inFlight: 1, workers: 1}
+	tests := []struct {
+		name string
+		// before and then are the slaves' reports for the two phases.
+		before, then [2]slave
+		// of the 50 choices with both busy, the slow slave's: 50 × 20/100
+		// = 10, and at most one turn of catch-up.
+		minSlow, maxSlow int
+	}{
+		{"weights known throughout", [2]slave{fast, slow}, [2]slave{fast, slow}, 9, 11},
+		// The first report comes only after the fast slave took its turns
+		// (the master's first poll interval): turns counted before then
+		// must not make the slow slave owed 100 choices.
+		{"weights from the first report", [2]slave{{workers: 1}, {inFlight: 1, workers: 1}}, [2]slave{fast, slow}, 9, 11},
+	}
+	for _, tt := range tests {
+		a := newWeightedRoundRobin()
+		ms := slaves(a, tt.before[0], tt.before[1])
+		for i := range 100 {
+			if got := pick(a, ms); got != 0 {
+				t.Fatalf("%s: choice %d went to slave %d, want the free fast one", tt.name, i, got)
+			}
+		}
+		for i, f := range tt.then {
+			ms[i].Rate, ms[i].Utilisation, ms[i].InFlight = f.rate, f.util, 1
+			a.Track(ms[i])
+		}
+		if got := counts(a, ms, 50); got[1] < tt.minSlow || got[1] > tt.maxSlow {
+			t.Errorf("%s: with both busy the slow slave got %d of 50 choices, want %d-%d (its weight's share)", tt.name, got[1], tt.minSlow, tt.maxSlow)
+		}
+	}
+}
+
+// Noisy weights make the steps average more than 1/(mean weight), so a
+// clock moving on by 1/(total weight) alone falls behind the deadlines;
+// the clamp then undoes each choice's step and keeps choosing the slave it
+// clamps. The clock must keep pace with the earliest deadline. Here one
+// slave's reports swing between weights 1 and 1000 every 3 choices, as a
+// slave completing a handful of tasks per report can, against two steady
+// slaves of weight 10, and the master refiles each slave it places on.
+func TestWeightedRoundRobinNoisyWeights(t *testing.T) {
+	t.Parallel()
+	a := newWeightedRoundRobin()
+	ms := slaves(a, slave{rate: 10, util: 1}, slave{rate: 10, util: 1}, slave{rate: 10, util: 1})
+	const n = 30000
+	got := make([]int, len(ms))
+	for i := range n {
+		if i%3 == 0 {
+			ms[0].Rate = []float64{1, 1000}[(i/3)%2]
+			a.Track(ms[0])
+		}
+		s := pick(a, ms)
+		got[s]++
+		a.Track(ms[s])
+	}
+	// With the clock lagging, the swinging slave took half the choices.
+	if got[0] > got[1]+n/100 {
+		t.Errorf("the slave with swinging weights got %v of the choices, more than its steady peers", got)
+	}
+}
