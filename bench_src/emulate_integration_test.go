@@ -26,8 +26,10 @@ import (
 // (time in system − overhead) / S must equal the formula at the measured ρ
 // within three standard errors, from batch means of the loaded run and the
 // spread of the overhead; and the run must be precise enough for that to
-// mean something (standard error at most 15% of the formula). An algorithm
-// whose measured service times show the host stalling is skipped, saying so.
+// mean something (standard error at most 30% of the formula). A run that a
+// busy host spoiled is repeated, up to theoryAttempts in all; an algorithm
+// whose service times show the host stalling in every run is skipped,
+// saying so.
 func TestEmulatedClusterMatchesTheory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real masters and slaves")
@@ -52,22 +54,28 @@ func TestEmulatedClusterMatchesTheory(t *testing.T) {
 				Algorithm: algo, Slaves: specs, MasterArgs: []string{"-free-workers=false"}, // the textbook rules
 				SlaveArgs: []string{"-emulate"}, LogDir: t.TempDir(), LogLevel: "warning",
 				JoinTimeout: 20 * time.Second, StopTimeout: 5 * time.Second}
-			idle, loaded := runTheoryCheck(t, co, client, w, rho*float64(len(specs))/svc.Mean.Seconds())
-			m := compareWithTheory(idle, loaded, len(specs), algo)
-			t.Logf("%d tasks, overhead %.2f ms, S %.1f ms (c² %.2f), ρ %.3f: (time − overhead)/S = %.2f ± %.2f, theory %.2f",
-				m.tasks, 1000*m.overheadS, 1000*m.serviceS, m.scv, m.rho, m.got, m.se, m.want)
-			if m.scv > maxServiceSCV || m.serviceS > 1.5*svc.Mean.Seconds() {
+			// A busy host can spoil a run (a stall, or too few tasks for the
+			// spread): such a run is repeated, up to theoryAttempts in all,
+			// and the check is made on the first run that can tell.
+			var m theoryMatch
+			for attempt := 1; ; attempt++ {
+				idle, loaded := runTheoryCheck(t, co, client, w, rho*float64(len(specs))/svc.Mean.Seconds())
+				m = compareWithTheory(idle, loaded, len(specs), algo)
+				t.Logf("run %d: %d tasks, overhead %.2f ms, S %.1f ms (c² %.2f), ρ %.3f: (time − overhead)/S = %.2f ± %.2f, theory %.2f",
+					attempt, m.tasks, 1000*m.overheadS, 1000*m.serviceS, m.scv, m.rho, m.got, m.se, m.want)
+				if (!m.disturbed(svc.Mean) && m.precise()) || attempt == theoryAttempts {
+					break
+				}
+			}
+			if m.disturbed(svc.Mean) {
 				// Stalls of the whole host stretch every task computing at the
 				// time: the service is then neither exponential nor the one
 				// asked, and no formula for it is being tested.
-				t.Skipf("the host disturbed the service times (S %.1f ms for %s asked, c² %.2f where exponential has 1): rerun on a quieter host",
-					1000*m.serviceS, svc.Mean, m.scv)
+				t.Skipf("the host disturbed the service times in %d runs (last: S %.1f ms for %s asked, c² %.2f where exponential has 1): rerun on a quieter host",
+					theoryAttempts, 1000*m.serviceS, svc.Mean, m.scv)
 			}
-			// The 3-standard-error check below says nothing when the error is
-			// a large part of the value. Under -race on 2 busy cores a 12 s
-			// run gave 16% once (2.26 ± 0.34 against 2.15), so the bound is 30%.
-			if m.se > 0.30*m.want {
-				t.Errorf("standard error %.2f is over 30%% of the theory %.2f: the run is too short to tell", m.se, m.want)
+			if !m.precise() {
+				t.Errorf("standard error %.2f is over 30%% of the theory %.2f in %d runs: too noisy to tell", m.se, m.want, theoryAttempts)
 			}
 			if math.Abs(m.got-m.want) > 3*m.se {
 				t.Errorf("(time in system − overhead)/S = %.2f, theory %.2f at ρ %.3f: more than 3 standard errors (%.2f) apart",
@@ -76,6 +84,20 @@ func TestEmulatedClusterMatchesTheory(t *testing.T) {
 		})
 	}
 }
+
+// theoryAttempts is how many loaded runs an algorithm gets for one that a
+// busy host did not spoil.
+const theoryAttempts = 3
+
+// disturbed says that the measured service times show the host stalling.
+func (m theoryMatch) disturbed(asked time.Duration) bool {
+	return m.scv > maxServiceSCV || m.serviceS > 1.5*asked.Seconds()
+}
+
+// precise says that the 3-standard-error check means something: the error
+// is not a large part of the value. Under -race on 2 busy cores a 12 s run
+// gave 16% once (2.26 ± 0.34 against 2.15), so the bound is 30%.
+func (m theoryMatch) precise() bool { return m.se <= 0.30*m.want }
 
 // maxServiceSCV bounds the squared coefficient of variation of the
 // measured service times: 1 for exponential, a little less with timer
