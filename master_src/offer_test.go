@@ -5,8 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -64,27 +62,6 @@ func waitOffered(t *testing.T, base, task string, slaves int) {
 	})
 }
 
-func do(t *testing.T, method, u, accept string, body []byte) (int, http.Header, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, u, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
-}
-
 // A slave's own task goes only to the slaves that offer it; the built-ins
 // still go to every slave, the one that never sent an offer included.
 func TestOfferRoutesOnlyToOfferingSlaves(t *testing.T) {
@@ -95,13 +72,13 @@ func TestOfferRoutesOnlyToOfferingSlaves(t *testing.T) {
 	waitOffered(t, base, "fibonacci", 2)
 	for i := range 20 {
 		in := fmt.Sprintf("abc%d", i)
-		status, _, body := do(t, "GET", base+"/rev?input="+in, "", nil)
+		status, _, body := do(t, "GET", base+"/rev?input="+in, nil)
 		if want := reverse(0, packets.TaskInputRequest{Input: []byte(in)}).Body; status != 200 || string(body) != want {
 			t.Fatalf("GET /rev?input=%s: %d %q, want 200 %q", in, status, body, want)
 		}
 	}
 	for range 4 {
-		if status, _, _ := do(t, "GET", base+"/fibonacci?n=5", "", nil); status != 200 {
+		if status, _, _ := do(t, "GET", base+"/fibonacci?n=5", nil); status != 200 {
 			t.Fatalf("GET /fibonacci: %d", status)
 		}
 	}
@@ -148,27 +125,27 @@ func TestOfferNotFoundAndUnavailable(t *testing.T) {
 	s := joinOfferSlave(t, m, &packets.TaskOffer{Tasks: []packets.OfferedTask{fibonacciOffer, userTask("rev", 100)}}, reverse)
 	waitOffered(t, base, "rev", 1)
 
-	status, _, body := do(t, "GET", base+"/nosuch?input=x", "", nil)
+	status, _, body := do(t, "GET", base+"/nosuch?input=x", nil)
 	if want := "unknown task \"nosuch\": tasks are fibonacci, primes, rev\n"; status != 404 || string(body) != want {
 		t.Errorf("never offered: %d %q, want 404 %q", status, body, want)
 	}
-	if status, _, _ := do(t, "POST", base+"/nosuch", "", []byte("x")); status != 404 {
+	if status, _, _ := do(t, "POST", base+"/nosuch", []byte("x")); status != 404 {
 		t.Errorf("POST never offered: %d, want 404", status)
 	}
 
 	s.offer(fibonacciOffer) // rev withdrawn, same session
 	waitOffered(t, base, "rev", 0)
-	status, hdr, body := do(t, "GET", base+"/rev?input=x", "", nil)
+	status, hdr, body := do(t, "GET", base+"/rev?input=x", nil)
 	if status != 503 || hdr.Get("Retry-After") == "" || !strings.Contains(string(body), "no slave offers rev now") {
 		t.Errorf("withdrawn: %d %q Retry-After %q, want 503 with Retry-After", status, body, hdr.Get("Retry-After"))
 	}
-	if status, _, _ := do(t, "GET", base+"/primes?n=5", "", nil); status != 503 {
+	if status, _, _ := do(t, "GET", base+"/primes?n=5", nil); status != 503 {
 		t.Errorf("primes offered by no slave: %d, want 503", status)
 	}
 
 	s.offer(fibonacciOffer, userTask("rev", 100))
 	waitOffered(t, base, "rev", 1)
-	if status, _, body := do(t, "GET", base+"/rev?input=ab", "", nil); status != 200 || string(body) != "ba" {
+	if status, _, body := do(t, "GET", base+"/rev?input=ab", nil); status != 200 || string(body) != "ba" {
 		t.Errorf("offered again: %d %q", status, body)
 	}
 	if m.Slaves() != 1 {
@@ -178,7 +155,7 @@ func TestOfferNotFoundAndUnavailable(t *testing.T) {
 	s.leave()
 	testutil.WaitFor(t, 10*time.Second, "the slave to leave", func() bool { return m.Slaves() == 0 })
 	waitOffered(t, base, "rev", 0)
-	status, hdr, _ = do(t, "GET", base+"/rev?input=x", "", nil)
+	status, hdr, _ = do(t, "GET", base+"/rev?input=x", nil)
 	if status != 503 || hdr.Get("Retry-After") == "" {
 		t.Errorf("slave gone: %d, want 503 with Retry-After", status)
 	}
@@ -221,7 +198,7 @@ func TestOfferInputAndResults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, hdr, body := do(t, tc.method, base+tc.path, tc.accept, tc.body)
+			status, hdr, body := do(t, tc.method, base+tc.path, tc.body, "Accept", tc.accept)
 			if status != tc.status {
 				t.Fatalf("%d %q, want %d", status, body, tc.status)
 			}
@@ -251,7 +228,7 @@ func TestOfferInputAndResults(t *testing.T) {
 	}
 	before := len(s.requests())
 	for _, path := range []string{"/rev?input=abc", "/rev?input=123456789", "/rev"} {
-		status, _, _ := do(t, "HEAD", base+path, "", nil)
+		status, _, _ := do(t, "HEAD", base+path, nil)
 		if want := map[string]int{"/rev?input=abc": 200, "/rev?input=123456789": 413, "/rev": 400}[path]; status != want {
 			t.Errorf("HEAD %s: %d, want %d", path, status, want)
 		}
@@ -271,12 +248,12 @@ func TestWorkListedOnlyWhenOffered(t *testing.T) {
 	if _, ok := taskSlaves(t, base)["work"]; ok {
 		t.Fatal("/api/status lists work, which no slave offers")
 	}
-	if status, _, _ := do(t, "GET", base+"/work?n=1", "", nil); status != 404 {
+	if status, _, _ := do(t, "GET", base+"/work?n=1", nil); status != 404 {
 		t.Fatalf("GET /work without an offer: %d, want 404", status)
 	}
 	s := joinOfferSlave(t, m, &packets.TaskOffer{Tasks: []packets.OfferedTask{{Name: "work", Builtin: true}}}, reverse)
 	waitOffered(t, base, "work", 1)
-	if status, _, body := do(t, "GET", base+"/work?n=1", "", nil); status != 200 || string(body) != "builtin\n" {
+	if status, _, body := do(t, "GET", base+"/work?n=1", nil); status != 200 || string(body) != "builtin\n" {
 		t.Fatalf("GET /work offered: %d %q", status, body)
 	}
 	reqs := s.requests()
@@ -302,7 +279,7 @@ func TestOfferFailuresDoNotEject(t *testing.T) {
 	waitOffered(t, base, "broken", 1)
 	waitOffered(t, base, "fibonacci", 1)
 	for i := range 2 * master.NewOptions().EjectAfter {
-		if status, _, body := do(t, "POST", base+"/broken", "", []byte("x")); status != 502 {
+		if status, _, body := do(t, "POST", base+"/broken", []byte("x")); status != 502 {
 			t.Fatalf("failure %d: %d %q, want 502 every time (the slave answered)", i+1, status, body)
 		}
 	}

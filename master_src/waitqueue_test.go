@@ -157,31 +157,37 @@ func TestQueueNoJumping(t *testing.T) {
 	}
 }
 
-// Room that appears because a slave reports a higher max load is handed to
-// the queue too.
-func TestQueueWokenByRaisedMaxLoad(t *testing.T) {
+// Room that appears other than by a release is handed to the queue too: a
+// slave that reports a higher max load, a slave that joins. A report that
+// changes nothing places nobody.
+func TestQueueWokenByNewRoom(t *testing.T) {
 	t.Parallel()
-	p, mb := fullPool(t, 1)
-	w := mustQueue(t, p, client(1), 1)
-	p.report(mb, packets.LoadReport{MaxLoad: 1, Factor: 0.5}, time.Now()) // unchanged
-	if handed(w) != nil {
-		t.Fatal("placed without room")
-	}
-	p.report(mb, packets.LoadReport{MaxLoad: 2, Factor: 0.5}, time.Now())
-	if handed(w) != mb {
-		t.Fatal("not placed after the max load grew")
-	}
-}
-
-// A slave that joins hands its room to the queue.
-func TestQueueWokenByNewSlave(t *testing.T) {
-	t.Parallel()
-	p, _ := fullPool(t, 1)
-	w := mustQueue(t, p, client(1), 1)
-	mb := newMember(newSession(peerKey{nodeKey: nodeKey{ID: 9}}, 0, time.Time{}), packets.LoadReport{MaxLoad: 1})
-	p.add(mb)
-	if handed(w) != mb {
-		t.Fatal("not placed on the slave that joined")
+	for _, tc := range []struct {
+		name string
+		room func(p *pool, full *member) *member // makes room, on the slave it returns
+	}{
+		{"raised max load", func(p *pool, full *member) *member {
+			p.report(full, packets.LoadReport{MaxLoad: 2, Factor: 0.5}, time.Now())
+			return full
+		}},
+		{"a slave joins", func(p *pool, _ *member) *member {
+			mb := newMember(newSession(peerKey{nodeKey: nodeKey{ID: 9}}, 0, time.Time{}), packets.LoadReport{MaxLoad: 1})
+			p.add(mb)
+			return mb
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, full := fullPool(t, 1)
+			w := mustQueue(t, p, client(1), 1)
+			p.report(full, packets.LoadReport{MaxLoad: 1, Factor: 0.5}, time.Now()) // unchanged
+			if handed(w) != nil {
+				t.Fatal("placed without room")
+			}
+			if mb := tc.room(p, full); handed(w) != mb {
+				t.Fatalf("not placed on the new room: handed %v", handed(w))
+			}
+		})
 	}
 }
 
