@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lbproject/loadbalancer/common/packets"
 	master "github.com/lbproject/loadbalancer/master_src"
@@ -192,6 +193,7 @@ func TestOfferInputAndResults(t *testing.T) {
 		{"GET input twice", "GET", "/rev?input=a&input=b", "", nil, 400, "input given 2 times; give it once: use /rev?input=TEXT (URL-encoded), or POST /rev with the input as the body\n", nil},
 		{"JSON text", "POST", "/rev", json, []byte("ab"), 200, "ba", nil},
 		{"JSON binary", "POST", "/rev", json, []byte{0xff, 0xfe, 'a'}, 200, "", []byte{'a', 0xfe, 0xff}},
+		{"binary", "POST", "/rev", "", []byte{0xff, 0xfe, 'a'}, 200, "a\xfe\xff", nil},
 		{"failure", "POST", "/broken", "", []byte("x"), 502, "", nil},
 		{"built-in by POST", "POST", "/fibonacci?n=3", "", nil, 405, "method \"POST\" not allowed: use GET\n", nil},
 		{"master path by POST", "POST", "/ok", "", nil, 405, "method \"POST\" not allowed: use GET\n", nil},
@@ -220,8 +222,15 @@ func TestOfferInputAndResults(t *testing.T) {
 				if string(body) != tc.want {
 					t.Errorf("body %q, want %q", body, tc.want)
 				}
-				if ct := hdr.Get("Content-Type"); status == 200 && ct != "text/plain; charset=utf-8" {
-					t.Errorf("Content-Type %q", ct)
+				wantType := "text/plain; charset=utf-8"
+				if !utf8.ValidString(tc.want) {
+					wantType = "application/octet-stream" // a result is sent as it came
+				}
+				if ct := hdr.Get("Content-Type"); status == 200 && ct != wantType {
+					t.Errorf("Content-Type %q, want %q", ct, wantType)
+				}
+				if status == 200 && hdr.Get("X-Content-Type-Options") != "nosniff" {
+					t.Errorf("a result without X-Content-Type-Options: nosniff: a browser could take it for a page")
 				}
 			}
 		})
