@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -295,5 +296,43 @@ func TestOfferFailuresDoNotEject(t *testing.T) {
 	_, _, body := testutil.Get(t, base+"/api/status", "")
 	if n := apijson.Decode(t, body).Num(t, "ejections"); n != 0 {
 		t.Errorf("%v ejections after a user task's failures", n)
+	}
+}
+
+// A built-in's failure is the slave's fault: -eject-after of them in a row
+// eject it, and a good answer between them starts the count again.
+func TestBuiltinFailuresInARowEject(t *testing.T) {
+	o := testutil.MasterOptions(t)
+	o.Algorithm, o.EjectAfter = "first_available", 2
+	m, _ := testutil.StartMaster(t, o)
+	base := "http://" + m.HTTPAddr().String()
+	var calls atomic.Int32
+	failAllButTheSecond := func(_ uint64, req packets.Message) packets.TaskResult { // fail, answer, fail, fail
+		if n := calls.Add(1); n == 2 {
+			return reverse(0, req)
+		}
+		return packets.TaskResult{Body: "the slave broke"}
+	}
+	joinOfferSlave(t, m, nil, failAllButTheSecond)
+	waitOffered(t, base, "fibonacci", 1)
+	joinOfferSlave(t, m, nil, reverse) // the ejection cap (half the pool) allows one
+	waitOffered(t, base, "fibonacci", 2)
+	ejections := func() float64 {
+		_, _, body := testutil.Get(t, base+"/api/status", "")
+		return apijson.Decode(t, body).Num(t, "ejections")
+	}
+	for i, want := range []int{502, 200, 502} {
+		if status, _, body := do(t, "GET", base+"/fibonacci?n=5", nil); status != want {
+			t.Fatalf("request %d: %d %q, want %d", i+1, status, body, want)
+		}
+	}
+	if n := ejections(); n != 0 {
+		t.Fatalf("%v ejections after failures with an answer between them, want 0", n)
+	}
+	if status, _, _ := do(t, "GET", base+"/fibonacci?n=5", nil); status != 502 {
+		t.Fatalf("the fourth request: %d, want 502", status)
+	}
+	if n := ejections(); n != 1 {
+		t.Fatalf("%v ejections after %d built-in failures in a row, want 1", n, o.EjectAfter)
 	}
 }
