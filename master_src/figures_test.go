@@ -122,9 +122,11 @@ func TestPoolSlowStart(t *testing.T) {
 		got[m]++
 		p.release(m, 10)
 	}
-	// Weight 0.1: of round robin's 500 turns the newcomer takes about 50.
-	if got[late] > 100 || got[late] == 0 {
-		t.Fatalf("the warming slave got %d of 1000, want about 90", got[late])
+	// Without slow start round robin gives it 500. With it the newcomer
+	// takes about 93, drawn at random (σ ≈ 8 over 40 runs, one at 110): the bound is 7σ above, as
+	// 100 failed about one run in eight (101 under -race on a busy host).
+	if got[late] > 150 || got[late] == 0 {
+		t.Fatalf("the warming slave got %d of 1000, want about 90 (500 without slow start)", got[late])
 	}
 }
 
