@@ -123,8 +123,8 @@ func TestPoolSlowStart(t *testing.T) {
 		p.release(m, 10)
 	}
 	// Without slow start round robin gives it 500. With it the newcomer
-	// takes about 93, drawn at random (σ ≈ 8 over 40 runs, one at 110): the bound is 7σ above, as
-	// 100 failed about one run in eight (101 under -race on a busy host).
+	// takes about 93, drawn at random (σ ≈ 8 over 40 runs, one at 110):
+	// 150 is 7σ above; the old bound of 100 failed about one run in five.
 	if got[late] > 150 || got[late] == 0 {
 		t.Fatalf("the warming slave got %d of 1000, want about 90 (500 without slow start)", got[late])
 	}
