@@ -74,7 +74,11 @@ func StartCluster(ctx context.Context, o ClusterOptions, client *http.Client) (*
 var errPortTaken = errors.New("a port was taken")
 
 func startCluster(ctx context.Context, o ClusterOptions, client *http.Client, attempt int) (c *Cluster, err error) {
-	tcp, err := freeTCPPorts(1 + len(o.Slaves))
+	// The master's two ports are picked here and bound by the master a
+	// moment later: a binary cannot be handed a listener. A program that
+	// takes one meanwhile makes the master exit, and StartCluster retries.
+	// The slaves bind port 0, so they race with nothing.
+	tcp, err := freeTCPPort()
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +86,7 @@ func startCluster(ctx context.Context, o ClusterOptions, client *http.Client, at
 	if err != nil {
 		return nil, err
 	}
-	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp[0]))
+	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp))
 	c = &Cluster{URL: "http://" + httpAddr, Labels: map[string]string{}}
 	defer func() {
 		if err != nil {
@@ -104,7 +108,7 @@ func startCluster(ctx context.Context, o ClusterOptions, client *http.Client, at
 	// tie-breaks of the others go by join order) and runs are comparable.
 	for i, spec := range o.Slaves {
 		args := []string{"-iface", "lo", "-discovery-port", strconv.Itoa(udp),
-			"-metrics-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp[1+i])), "-sd-dir", "",
+			"-metrics-addr", "127.0.0.1:0", "-sd-dir", "",
 			"-log-level", o.LogLevel, "-drain-timeout", o.StopTimeout.String()}
 		args = append(append(args, spec.Args()...), o.SlaveArgs...)
 		p, err := startProcess(fmt.Sprintf("slave s%d", i+1), o.SlaveBin, args, fmt.Sprintf("%sslave%d.log", prefix, i+1))
@@ -126,8 +130,11 @@ func startCluster(ctx context.Context, o ClusterOptions, client *http.Client, at
 		if err = c.await(ctx, deadline, joined); err != nil {
 			return c, fmt.Errorf("slave s%d did not join: %w", i+1, err)
 		}
+		if err = c.labelNewest(ctx, client, fmt.Sprintf("s%d", i+1)); err != nil {
+			return c, err
+		}
 	}
-	return c, c.label(ctx, client, tcp[1:])
+	return c, nil
 }
 
 // await polls ready every 20 ms until it holds, a process exits, ctx ends
@@ -155,28 +162,23 @@ func (c *Cluster) await(ctx context.Context, deadline time.Time, ready func() bo
 	}
 }
 
-// label names the pool's slaves s1..sK by matching the metrics port each
-// was given with the master's /sd/targets.
-func (c *Cluster) label(ctx context.Context, client *http.Client, metricsPorts []int) error {
+// labelNewest names the one slave of the pool not labelled yet: the
+// slaves join one at a time, so it is the one that just joined.
+func (c *Cluster) labelNewest(ctx context.Context, client *http.Client, label string) error {
 	groups, err := sdTargets(ctx, client, c.URL)
 	if err != nil {
 		return fmt.Errorf("reading the pool from /sd/targets: %w", err)
 	}
-	index := map[string]int{}
-	for i, port := range metricsPorts {
-		index[net.JoinHostPort("127.0.0.1", strconv.Itoa(port))] = i
-	}
+	var fresh []string
 	for _, g := range groups {
-		key := g.slaveKey()
-		for _, t := range g.Targets {
-			if i, ok := index[t]; ok && key != "" {
-				c.Labels[key] = fmt.Sprintf("s%d", i+1)
-			}
+		if key := g.slaveKey(); key != "" && c.Labels[key] == "" {
+			fresh = append(fresh, key)
 		}
 	}
-	if len(c.Labels) != len(metricsPorts) {
-		return fmt.Errorf("/sd/targets names %d of the %d slaves", len(c.Labels), len(metricsPorts))
+	if len(fresh) != 1 {
+		return fmt.Errorf("/sd/targets names %d new slaves after %s joined (%q), want 1", len(fresh), label, fresh)
 	}
+	c.Labels[fresh[0]] = label
 	return nil
 }
 
@@ -240,18 +242,14 @@ func poolSize(ctx context.Context, client *http.Client, base string) (int, error
 	return 0, fmt.Errorf("no master_slaves in %s/metrics", base)
 }
 
-// freeTCPPorts returns n distinct TCP ports free on 127.0.0.1 right now.
-func freeTCPPorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close() // held until all are picked, so they are distinct
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+// freeTCPPort returns a TCP port free on 127.0.0.1 right now.
+func freeTCPPort() (int, error) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
 	}
-	return ports, nil
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // freeUDPPort returns a UDP port free on 127.0.0.1 right now.

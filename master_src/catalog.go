@@ -31,9 +31,6 @@ const (
 	slaveTimeoutGrace = time.Second
 )
 
-// reservedNames are the master's own paths: a task cannot take them.
-var reservedNames = map[string]bool{"api": true, "static": true, "ok": true, "metrics": true, "sd": true}
-
 // defaultOffer is what a slave that sent no TaskOffer offers, and
 // defaultOffers its set.
 var (
@@ -189,7 +186,7 @@ func (c *catalog) entryLocked(o packets.OfferedTask) (*catalogTask, string) {
 		return nil, "the name of a built-in task"
 	case known:
 		return t, ""
-	case reservedNames[o.Name]:
+	case tasks.Reserved(o.Name):
 		return nil, "a path of the master"
 	case c.next > math.MaxUint8:
 		return nil, fmt.Sprintf("the master knows %d tasks of slaves already, its most", maxUserTasks)

@@ -102,7 +102,7 @@ func (m *Master) handleTask(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("task")
 	t, ok := m.catalog.lookup(name)
 	switch {
-	case r.Method == http.MethodPost && (t.Builtin != nil || reservedNames[name]):
+	case r.Method == http.MethodPost && (t.Builtin != nil || tasks.Reserved(name)):
 		notAllowed(w, r)
 		return
 	case !ok:

@@ -2,8 +2,6 @@ package master_test
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,36 +9,14 @@ import (
 	"github.com/lbproject/loadbalancer/testutil"
 )
 
-// send makes one request and returns its status, headers and body.
-func send(t *testing.T, method, url, accept string) (int, http.Header, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Minute}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
-}
-
 // tasksTotal is the master's count of task requests run.
 func tasksTotal(t *testing.T, base string) float64 {
 	t.Helper()
-	_, _, body := send(t, "GET", base+"/api/status", "")
+	_, _, body := do(t, "GET", base+"/api/status", nil)
 	var st struct {
 		TasksTotal float64 `json:"tasks_total"`
 	}
-	if err := json.Unmarshal([]byte(body), &st); err != nil {
+	if err := json.Unmarshal(body, &st); err != nil {
 		t.Fatal(err)
 	}
 	return st.TasksTotal
@@ -76,8 +52,8 @@ func TestHTTPEdges(t *testing.T) {
 		{"10,001 parameters", "GET", "/fibonacci?" + many, "", 400, "bad query string (number of URL query parameters exceeded limit)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			status, hdr, body := send(t, tc.method, base+tc.path, tc.accept)
-			if status != tc.status || !strings.Contains(body, tc.body) {
+			status, hdr, body := do(t, tc.method, base+tc.path, nil, "Accept", tc.accept)
+			if status != tc.status || !strings.Contains(string(body), tc.body) {
 				t.Errorf("%s %.40s: %d %.200q, want %d with %q", tc.method, tc.path, status, body, tc.status, tc.body)
 			}
 			if len(body) > 300 {
@@ -95,7 +71,7 @@ func TestHTTPEdges(t *testing.T) {
 		t.Errorf("%v tasks run by requests that should run none", n)
 	}
 	// The same GET runs the task.
-	if status, _, body := send(t, "GET", base+"/fibonacci?n=10", ""); status != 200 || body != "55\n" {
+	if status, _, body := do(t, "GET", base+"/fibonacci?n=10", nil); status != 200 || string(body) != "55\n" {
 		t.Errorf("GET /fibonacci?n=10: %d %q", status, body)
 	}
 	if n := tasksTotal(t, base); n != 1 {
@@ -107,9 +83,9 @@ func TestHTTPEdges(t *testing.T) {
 // "No task yet" notes are hidden until the data says so.
 func TestPageEmptyNotesHiddenBeforePoll(t *testing.T) {
 	m, _ := testutil.StartMaster(t, testutil.MasterOptions(t))
-	_, _, body := send(t, "GET", "http://"+m.HTTPAddr().String()+"/", "")
+	_, _, body := do(t, "GET", "http://"+m.HTTPAddr().String()+"/", nil)
 	for _, id := range []string{"no-slaves", "no-tasks"} {
-		if !strings.Contains(body, `id="`+id+`" hidden>`) {
+		if !strings.Contains(string(body), `id="`+id+`" hidden>`) {
 			t.Errorf("#%s is shown before the first poll", id)
 		}
 	}

@@ -1,8 +1,6 @@
 package master_test
 
 import (
-	"io"
-	"net/http"
 	"testing"
 	"time"
 
@@ -18,25 +16,6 @@ func TestAPIToken(t *testing.T) {
 	testutil.StartSlave(t, testutil.SlaveOptions(t, m.DiscoveryAddr().String()))
 	testutil.WaitFor(t, 10*time.Second, "a slave", func() bool { return m.Slaves() == 1 })
 	base := "http://" + m.HTTPAddr().String()
-	get := func(path, auth string) (int, string) {
-		req, err := http.NewRequest("GET", base+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, string(b)
-	}
 	for _, tt := range []struct {
 		path, auth string
 		want       int
@@ -50,7 +29,7 @@ func TestAPIToken(t *testing.T) {
 		{"/metrics", "", 200},
 		{"/", "", 200},
 	} {
-		if got, body := get(tt.path, tt.auth); got != tt.want {
+		if got, _, body := do(t, "GET", base+tt.path, nil, "Authorization", tt.auth); got != tt.want {
 			t.Errorf("GET %s (%q): %d %q, want %d", tt.path, tt.auth, got, body, tt.want)
 		}
 	}

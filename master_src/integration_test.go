@@ -208,6 +208,13 @@ func TestRefusedTaskGoesElsewhere(t *testing.T) {
 			t.Fatalf("status %d body %q", status, body)
 		}
 	}
+	// first_available tried the refusing slave, the first to join, first
+	// every time: each refusal is counted on it, each result on the other.
+	_, _, body := testutil.Get(t, "http://"+m.HTTPAddr().String()+"/api/slaves", "")
+	slaves := apijson.Decode(t, body).Objects(t, "slaves")
+	if len(slaves) != 2 || slaves[0].Num(t, "tasks_refused") != 5 || slaves[1].Num(t, "tasks_refused") != 0 || slaves[1].Num(t, "tasks_done") != 5 {
+		t.Fatalf("/api/slaves %s: want the first with tasks_refused 5, the second with 0 refused and 5 done", body)
+	}
 }
 
 // A task that kills every slave it touches is given up after MaxAttempts

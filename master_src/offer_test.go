@@ -5,13 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lbproject/loadbalancer/common/packets"
 	master "github.com/lbproject/loadbalancer/master_src"
@@ -64,27 +64,6 @@ func waitOffered(t *testing.T, base, task string, slaves int) {
 	})
 }
 
-func do(t *testing.T, method, u, accept string, body []byte) (int, http.Header, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, u, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
-}
-
 // A slave's own task goes only to the slaves that offer it; the built-ins
 // still go to every slave, the one that never sent an offer included.
 func TestOfferRoutesOnlyToOfferingSlaves(t *testing.T) {
@@ -95,13 +74,13 @@ func TestOfferRoutesOnlyToOfferingSlaves(t *testing.T) {
 	waitOffered(t, base, "fibonacci", 2)
 	for i := range 20 {
 		in := fmt.Sprintf("abc%d", i)
-		status, _, body := do(t, "GET", base+"/rev?input="+in, "", nil)
+		status, _, body := do(t, "GET", base+"/rev?input="+in, nil)
 		if want := reverse(0, packets.TaskInputRequest{Input: []byte(in)}).Body; status != 200 || string(body) != want {
 			t.Fatalf("GET /rev?input=%s: %d %q, want 200 %q", in, status, body, want)
 		}
 	}
 	for range 4 {
-		if status, _, _ := do(t, "GET", base+"/fibonacci?n=5", "", nil); status != 200 {
+		if status, _, _ := do(t, "GET", base+"/fibonacci?n=5", nil); status != 200 {
 			t.Fatalf("GET /fibonacci: %d", status)
 		}
 	}
@@ -148,27 +127,27 @@ func TestOfferNotFoundAndUnavailable(t *testing.T) {
 	s := joinOfferSlave(t, m, &packets.TaskOffer{Tasks: []packets.OfferedTask{fibonacciOffer, userTask("rev", 100)}}, reverse)
 	waitOffered(t, base, "rev", 1)
 
-	status, _, body := do(t, "GET", base+"/nosuch?input=x", "", nil)
+	status, _, body := do(t, "GET", base+"/nosuch?input=x", nil)
 	if want := "unknown task \"nosuch\": tasks are fibonacci, primes, rev\n"; status != 404 || string(body) != want {
 		t.Errorf("never offered: %d %q, want 404 %q", status, body, want)
 	}
-	if status, _, _ := do(t, "POST", base+"/nosuch", "", []byte("x")); status != 404 {
+	if status, _, _ := do(t, "POST", base+"/nosuch", []byte("x")); status != 404 {
 		t.Errorf("POST never offered: %d, want 404", status)
 	}
 
 	s.offer(fibonacciOffer) // rev withdrawn, same session
 	waitOffered(t, base, "rev", 0)
-	status, hdr, body := do(t, "GET", base+"/rev?input=x", "", nil)
+	status, hdr, body := do(t, "GET", base+"/rev?input=x", nil)
 	if status != 503 || hdr.Get("Retry-After") == "" || !strings.Contains(string(body), "no slave offers rev now") {
 		t.Errorf("withdrawn: %d %q Retry-After %q, want 503 with Retry-After", status, body, hdr.Get("Retry-After"))
 	}
-	if status, _, _ := do(t, "GET", base+"/primes?n=5", "", nil); status != 503 {
+	if status, _, _ := do(t, "GET", base+"/primes?n=5", nil); status != 503 {
 		t.Errorf("primes offered by no slave: %d, want 503", status)
 	}
 
 	s.offer(fibonacciOffer, userTask("rev", 100))
 	waitOffered(t, base, "rev", 1)
-	if status, _, body := do(t, "GET", base+"/rev?input=ab", "", nil); status != 200 || string(body) != "ba" {
+	if status, _, body := do(t, "GET", base+"/rev?input=ab", nil); status != 200 || string(body) != "ba" {
 		t.Errorf("offered again: %d %q", status, body)
 	}
 	if m.Slaves() != 1 {
@@ -178,7 +157,7 @@ func TestOfferNotFoundAndUnavailable(t *testing.T) {
 	s.leave()
 	testutil.WaitFor(t, 10*time.Second, "the slave to leave", func() bool { return m.Slaves() == 0 })
 	waitOffered(t, base, "rev", 0)
-	status, hdr, _ = do(t, "GET", base+"/rev?input=x", "", nil)
+	status, hdr, _ = do(t, "GET", base+"/rev?input=x", nil)
 	if status != 503 || hdr.Get("Retry-After") == "" {
 		t.Errorf("slave gone: %d, want 503 with Retry-After", status)
 	}
@@ -215,13 +194,14 @@ func TestOfferInputAndResults(t *testing.T) {
 		{"GET input twice", "GET", "/rev?input=a&input=b", "", nil, 400, "input given 2 times; give it once: use /rev?input=TEXT (URL-encoded), or POST /rev with the input as the body\n", nil},
 		{"JSON text", "POST", "/rev", json, []byte("ab"), 200, "ba", nil},
 		{"JSON binary", "POST", "/rev", json, []byte{0xff, 0xfe, 'a'}, 200, "", []byte{'a', 0xfe, 0xff}},
+		{"binary", "POST", "/rev", "", []byte{0xff, 0xfe, 'a'}, 200, "a\xfe\xff", nil},
 		{"failure", "POST", "/broken", "", []byte("x"), 502, "", nil},
 		{"built-in by POST", "POST", "/fibonacci?n=3", "", nil, 405, "method \"POST\" not allowed: use GET\n", nil},
 		{"master path by POST", "POST", "/ok", "", nil, 405, "method \"POST\" not allowed: use GET\n", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, hdr, body := do(t, tc.method, base+tc.path, tc.accept, tc.body)
+			status, hdr, body := do(t, tc.method, base+tc.path, tc.body, "Accept", tc.accept)
 			if status != tc.status {
 				t.Fatalf("%d %q, want %d", status, body, tc.status)
 			}
@@ -243,15 +223,22 @@ func TestOfferInputAndResults(t *testing.T) {
 				if string(body) != tc.want {
 					t.Errorf("body %q, want %q", body, tc.want)
 				}
-				if ct := hdr.Get("Content-Type"); status == 200 && ct != "text/plain; charset=utf-8" {
-					t.Errorf("Content-Type %q", ct)
+				wantType := "text/plain; charset=utf-8"
+				if !utf8.ValidString(tc.want) {
+					wantType = "application/octet-stream" // a result is sent as it came
+				}
+				if ct := hdr.Get("Content-Type"); status == 200 && ct != wantType {
+					t.Errorf("Content-Type %q, want %q", ct, wantType)
+				}
+				if status == 200 && hdr.Get("X-Content-Type-Options") != "nosniff" {
+					t.Errorf("a result without X-Content-Type-Options: nosniff: a browser could take it for a page")
 				}
 			}
 		})
 	}
 	before := len(s.requests())
 	for _, path := range []string{"/rev?input=abc", "/rev?input=123456789", "/rev"} {
-		status, _, _ := do(t, "HEAD", base+path, "", nil)
+		status, _, _ := do(t, "HEAD", base+path, nil)
 		if want := map[string]int{"/rev?input=abc": 200, "/rev?input=123456789": 413, "/rev": 400}[path]; status != want {
 			t.Errorf("HEAD %s: %d, want %d", path, status, want)
 		}
@@ -271,12 +258,12 @@ func TestWorkListedOnlyWhenOffered(t *testing.T) {
 	if _, ok := taskSlaves(t, base)["work"]; ok {
 		t.Fatal("/api/status lists work, which no slave offers")
 	}
-	if status, _, _ := do(t, "GET", base+"/work?n=1", "", nil); status != 404 {
+	if status, _, _ := do(t, "GET", base+"/work?n=1", nil); status != 404 {
 		t.Fatalf("GET /work without an offer: %d, want 404", status)
 	}
 	s := joinOfferSlave(t, m, &packets.TaskOffer{Tasks: []packets.OfferedTask{{Name: "work", Builtin: true}}}, reverse)
 	waitOffered(t, base, "work", 1)
-	if status, _, body := do(t, "GET", base+"/work?n=1", "", nil); status != 200 || string(body) != "builtin\n" {
+	if status, _, body := do(t, "GET", base+"/work?n=1", nil); status != 200 || string(body) != "builtin\n" {
 		t.Fatalf("GET /work offered: %d %q", status, body)
 	}
 	reqs := s.requests()
@@ -302,12 +289,50 @@ func TestOfferFailuresDoNotEject(t *testing.T) {
 	waitOffered(t, base, "broken", 1)
 	waitOffered(t, base, "fibonacci", 1)
 	for i := range 2 * master.NewOptions().EjectAfter {
-		if status, _, body := do(t, "POST", base+"/broken", "", []byte("x")); status != 502 {
+		if status, _, body := do(t, "POST", base+"/broken", []byte("x")); status != 502 {
 			t.Fatalf("failure %d: %d %q, want 502 every time (the slave answered)", i+1, status, body)
 		}
 	}
 	_, _, body := testutil.Get(t, base+"/api/status", "")
 	if n := apijson.Decode(t, body).Num(t, "ejections"); n != 0 {
 		t.Errorf("%v ejections after a user task's failures", n)
+	}
+}
+
+// A built-in's failure is the slave's fault: -eject-after of them in a row
+// eject it, and a good answer between them starts the count again.
+func TestBuiltinFailuresInARowEject(t *testing.T) {
+	o := testutil.MasterOptions(t)
+	o.Algorithm, o.EjectAfter = "first_available", 2
+	m, _ := testutil.StartMaster(t, o)
+	base := "http://" + m.HTTPAddr().String()
+	var calls atomic.Int32
+	failAllButTheSecond := func(_ uint64, req packets.Message) packets.TaskResult { // fail, answer, fail, fail
+		if n := calls.Add(1); n == 2 {
+			return reverse(0, req)
+		}
+		return packets.TaskResult{Body: "the slave broke"}
+	}
+	joinOfferSlave(t, m, nil, failAllButTheSecond)
+	waitOffered(t, base, "fibonacci", 1)
+	joinOfferSlave(t, m, nil, reverse) // the ejection cap (half the pool) allows one
+	waitOffered(t, base, "fibonacci", 2)
+	ejections := func() float64 {
+		_, _, body := testutil.Get(t, base+"/api/status", "")
+		return apijson.Decode(t, body).Num(t, "ejections")
+	}
+	for i, want := range []int{502, 200, 502} {
+		if status, _, body := do(t, "GET", base+"/fibonacci?n=5", nil); status != want {
+			t.Fatalf("request %d: %d %q, want %d", i+1, status, body, want)
+		}
+	}
+	if n := ejections(); n != 0 {
+		t.Fatalf("%v ejections after failures with an answer between them, want 0", n)
+	}
+	if status, _, _ := do(t, "GET", base+"/fibonacci?n=5", nil); status != 502 {
+		t.Fatalf("the fourth request: %d, want 502", status)
+	}
+	if n := ejections(); n != 1 {
+		t.Fatalf("%v ejections after %d built-in failures in a row, want 1", n, o.EjectAfter)
 	}
 }

@@ -48,3 +48,28 @@ func TestSourceLimiterBoundsMemory(t *testing.T) {
 		t.Fatal("idle sources were not forgotten to make room")
 	}
 }
+
+// Past the table's bound the idle sources are forgotten first: a source
+// still sending keeps its limiter, so a flooding host that also fills the
+// table with strangers does not get its burst back.
+func TestSourceLimiterForgetsIdleFirst(t *testing.T) {
+	t.Parallel()
+	start := time.Unix(1_800_000_000, 0)
+	l := newSourceLimiter(1, 5)
+	flooder := netip.MustParseAddr("192.0.2.9")
+	for range 5 {
+		l.allow(flooder, start)
+	}
+	for i := 1; i < maxSources; i++ {
+		l.allow(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), start)
+	}
+	later := start.Add(sourceIdleExpiry + time.Second)
+	l.allow(flooder, later) // refilled a little, and seen again: not idle
+	l.allow(netip.MustParseAddr("192.0.2.1"), later)
+	if n := len(l.sources); n != 2 {
+		t.Fatalf("%d sources remembered after the idle ones expired, want the flooder and the newcomer", n)
+	}
+	if _, ok := l.sources[flooder]; !ok {
+		t.Fatal("the source seen a moment ago was forgotten as idle")
+	}
+}

@@ -15,14 +15,18 @@ import (
 type recordedEvents struct {
 	mu                 sync.Mutex
 	nFinished          int
+	nResults           int // finished with a result: its times observed
 	released           uint64
 	nOffers, nLeavings int
 }
 
-func (e *recordedEvents) finished(_ uint8, load uint64, _, _ time.Duration, _ bool) {
+func (e *recordedEvents) finished(_ uint8, load uint64, _, _ time.Duration, result bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.nFinished++
+	if result {
+		e.nResults++
+	}
 	e.released += load
 }
 
@@ -85,10 +89,13 @@ func FuzzResultLink(f *testing.F) {
 		l.tasks.Close()
 		_ = taskM.Close()
 		<-drained
-		answered := 0
+		answered, results := 0, 0
 		for _, c := range calls {
 			if len(c.events) == 1 {
 				answered++
+				if (<-c.events).kind == outcomeResult {
+					results++
+				}
 			}
 		}
 		if answered+len(l.calls) != len(calls) {
@@ -96,6 +103,9 @@ func FuzzResultLink(f *testing.F) {
 		}
 		if ev.nFinished != answered || ev.released != uint64(10*answered) {
 			t.Fatalf("%d finished events releasing %d load for %d answered calls", ev.nFinished, ev.released, answered)
+		}
+		if ev.nResults != results {
+			t.Fatalf("%d finished events with their times observed for %d results", ev.nResults, results)
 		}
 	})
 }

@@ -157,31 +157,37 @@ func TestQueueNoJumping(t *testing.T) {
 	}
 }
 
-// Room that appears because a slave reports a higher max load is handed to
-// the queue too.
-func TestQueueWokenByRaisedMaxLoad(t *testing.T) {
+// Room that appears other than by a release is handed to the queue too: a
+// slave that reports a higher max load, a slave that joins. A report that
+// changes nothing places nobody.
+func TestQueueWokenByNewRoom(t *testing.T) {
 	t.Parallel()
-	p, mb := fullPool(t, 1)
-	w := mustQueue(t, p, client(1), 1)
-	p.report(mb, packets.LoadReport{MaxLoad: 1, Factor: 0.5}, time.Now()) // unchanged
-	if handed(w) != nil {
-		t.Fatal("placed without room")
-	}
-	p.report(mb, packets.LoadReport{MaxLoad: 2, Factor: 0.5}, time.Now())
-	if handed(w) != mb {
-		t.Fatal("not placed after the max load grew")
-	}
-}
-
-// A slave that joins hands its room to the queue.
-func TestQueueWokenByNewSlave(t *testing.T) {
-	t.Parallel()
-	p, _ := fullPool(t, 1)
-	w := mustQueue(t, p, client(1), 1)
-	mb := newMember(newSession(peerKey{nodeKey: nodeKey{ID: 9}}, 0, time.Time{}), packets.LoadReport{MaxLoad: 1})
-	p.add(mb)
-	if handed(w) != mb {
-		t.Fatal("not placed on the slave that joined")
+	for _, tc := range []struct {
+		name string
+		room func(p *pool, full *member) *member // makes room, on the slave it returns
+	}{
+		{"raised max load", func(p *pool, full *member) *member {
+			p.report(full, packets.LoadReport{MaxLoad: 2, Factor: 0.5}, time.Now())
+			return full
+		}},
+		{"a slave joins", func(p *pool, _ *member) *member {
+			mb := newMember(newSession(peerKey{nodeKey: nodeKey{ID: 9}}, 0, time.Time{}), packets.LoadReport{MaxLoad: 1})
+			p.add(mb)
+			return mb
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, full := fullPool(t, 1)
+			w := mustQueue(t, p, client(1), 1)
+			p.report(full, packets.LoadReport{MaxLoad: 1, Factor: 0.5}, time.Now()) // unchanged
+			if handed(w) != nil {
+				t.Fatal("placed without room")
+			}
+			if mb := tc.room(p, full); handed(w) != mb {
+				t.Fatalf("not placed on the new room: handed %v", handed(w))
+			}
+		})
 	}
 }
 
@@ -308,5 +314,115 @@ func BenchmarkHandOff(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// ring lists the clients with waiters from the one whose turn it is.
+func ring(q *waitQueue) []netip.Addr {
+	var out []netip.Addr
+	for cq := q.turn; cq != nil; cq = cq.next {
+		if cq.next.prev != cq {
+			panic("the ring's links disagree")
+		}
+		out = append(out, cq.client)
+		if cq.next == q.turn || len(out) > len(q.clients) {
+			break
+		}
+	}
+	return out
+}
+
+// The ring of clients at its edges: a newcomer is served after every client
+// already waiting, and a client leaving on its turn passes the turn on.
+func TestWaitQueueRing(t *testing.T) {
+	t.Parallel()
+	a, b, c, d := client(1), client(2), client(3), client(4)
+	tests := []struct {
+		name string
+		ops  func(q *waitQueue, ws map[netip.Addr]*waiter)
+		want []netip.Addr
+	}{
+		{"newcomers in arrival order", func(*waitQueue, map[netip.Addr]*waiter) {}, []netip.Addr{a, b, c}},
+		{"the client on its turn leaves", func(q *waitQueue, ws map[netip.Addr]*waiter) { q.remove(ws[a]) }, []netip.Addr{b, c}},
+		{"a newcomer after a turn passed on", func(q *waitQueue, ws map[netip.Addr]*waiter) {
+			q.remove(ws[a])
+			q.push(&waiter{}, d)
+		}, []netip.Addr{b, c, d}},
+		{"a client off its turn leaves", func(q *waitQueue, ws map[netip.Addr]*waiter) { q.remove(ws[b]) }, []netip.Addr{a, c}},
+		{"the last leave", func(q *waitQueue, ws map[netip.Addr]*waiter) {
+			for _, w := range ws {
+				q.remove(w)
+			}
+		}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := newWaitQueue()
+			ws := map[netip.Addr]*waiter{}
+			for _, cl := range []netip.Addr{a, b, c} {
+				ws[cl] = &waiter{}
+				q.push(ws[cl], cl)
+			}
+			tc.ops(&q, ws)
+			if got := ring(&q); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("ring from the turn %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A waiter that fits is not passed over for another task type's lack of
+// room: no room for one task says nothing of a task that other slaves offer.
+func TestHandOffNoRoomIsPerTask(t *testing.T) {
+	t.Parallel()
+	p, ms := newTestPool(t, "least_load", 100, 1, 1)
+	var only1, only2 balance.TaskSet
+	only1.Add(1)
+	only2.Add(2)
+	p.setOffers(ms[0], only1)
+	p.setOffers(ms[1], only2)
+	if _, err := acquireNow(t, p, 1); err != nil { // task 1: ms[0] full
+		t.Fatal(err)
+	}
+	var skip1, skip2 []balance.Slave
+	if mb, w, _ := p.enter(client(1), 1, 1, &skip1); mb != nil || w == nil {
+		t.Fatal("a task 1 with its only slave full was not queued")
+	}
+	// Task 2 fits on ms[1], but queues behind the waiter (no jumping) and
+	// is handed the room at once.
+	mb, w2, _ := p.enter(client(2), 2, 1, &skip2)
+	if mb == nil && (w2 == nil || handed(w2) != ms[1]) {
+		t.Fatal("task 2 was not placed on the slave offering it: the hand-off took task 1's lack of room for its own")
+	}
+}
+
+// A newcomer never jumps the queue, even to room a hand-off left unused:
+// here the budget of one hand-off went on a client's eight waiters of eight
+// task types that do not fit, before it reached the waiter that does.
+func TestQueueNoJumpingPastTheBudget(t *testing.T) {
+	t.Parallel()
+	p, ms := newTestPool(t, "least_load", 100, 10)
+	var all balance.TaskSet
+	for task := uint8(1); task <= maxHandOffPicks+1; task++ {
+		all.Add(task)
+	}
+	p.setOffers(ms[0], all)
+	if _, err := acquireNow(t, p, 10); err != nil {
+		t.Fatal(err)
+	}
+	for task := uint8(2); task <= maxHandOffPicks+1; task++ {
+		var skip []balance.Slave
+		if _, w, _ := p.enter(client(1), task, 10, &skip); w == nil {
+			t.Fatalf("task %d on a full slave was not queued", task)
+		}
+	}
+	fits := mustQueue(t, p, client(2), 1)
+	p.release(ms[0], 1) // room for a load of 1, which only fits reaches
+	if handed(fits) != nil {
+		t.Skip("the hand-off reached the waiter that fits: the budget no longer stops it, and nothing is left to jump")
+	}
+	var skip []balance.Slave
+	if mb, _, _ := p.enter(client(3), 1, 1, &skip); mb != nil {
+		t.Fatal("a newcomer was placed while an older request that fits waits")
 	}
 }

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -798,4 +799,40 @@ func listOrNotFound(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(404)
 	fmt.Fprint(w, `{"message":"Not found"}`)
+}
+
+// Rewriting the dashboard for hosts that joined or left is no repair; a
+// dashboard edited by hand, with the same hosts, is put back and counted.
+func TestSyncCountsOnlyRealRepairs(t *testing.T) {
+	s, g, _ := setup(t, testKey)
+	mustSync(t, g, hostList("10.0.0.2"))
+	mustSync(t, g, hostList("10.0.0.2", "10.0.0.3"))
+	if n, last, _ := g.Repairs(); n != 0 {
+		t.Fatalf("%d repairs (last %q) after hosts changed, want 0", n, last)
+	}
+	d, ok := s.Dashboard(DefaultDashboardUID)
+	if !ok {
+		t.Fatal("no dashboard")
+	}
+	var model map[string]any
+	if err := json.Unmarshal(d.JSON, &model); err != nil {
+		t.Fatal(err)
+	}
+	model["title"] = "edited by hand"
+	body, _ := json.Marshal(map[string]any{"dashboard": model, "overwrite": true})
+	req, _ := http.NewRequest("POST", s.URL()+"/api/dashboards/db", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req) // no idle connection left behind
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("editing the dashboard by hand: %s", resp.Status)
+	}
+	mustSync(t, g, hostList("10.0.0.2", "10.0.0.3"))
+	if n, last, _ := g.Repairs(); n != 1 || !strings.Contains(last, "differed") {
+		t.Fatalf("%d repairs (last %q) after a hand edit, want 1, the dashboard that differed", n, last)
+	}
 }

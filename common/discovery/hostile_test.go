@@ -209,15 +209,22 @@ func TestJoinExplainsSilence(t *testing.T) {
 		StillLooking: 300 * time.Millisecond, ConfirmBurst: 1, Guard: discovery.NewGuard(secret), Log: newLog(t, &out)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
+	// An acceptance in clear is no master refusing for want of the secret
+	// (a master that cannot open the request cannot accept it): from
+	// another host, it must not be explained as one.
+	stranger := listenOn(t, "127.0.0.2")
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // answers the node cannot authenticate, many of them: sealed with another secret, and in clear
 		defer wg.Done()
 		for i := 0; ctx.Err() == nil; i++ {
-			if i%2 == 0 {
+			switch i % 3 {
+			case 0:
 				_, _ = master.WriteToUDPAddrPort(other.Seal(packets.JoinReply{Accepted: true, Token: 9}), addrOf(node))
-			} else {
+			case 1:
 				_, _ = master.WriteToUDPAddrPort(packets.Encode(packets.JoinReply{Reason: "this master requires the shared secret"}), addrOf(node))
+			default:
+				_, _ = stranger.WriteToUDPAddrPort(packets.Encode(packets.JoinReply{Accepted: true, Token: 9}), addrOf(node))
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -228,6 +235,9 @@ func TestJoinExplainsSilence(t *testing.T) {
 	wg.Wait()
 	if n := out.count("check that every node has the same secret"); n != 2 {
 		t.Errorf("%d warnings about the secret, want one per kind of answer:\n%s", n, out.b.String())
+	}
+	if n := out.count("answer without the secret ignored"); n != 1 {
+		t.Errorf("%d answers in clear explained as a master without the secret, want 1 (the refusal, not the stranger's acceptance):\n%s", n, out.b.String())
 	}
 	if n := out.count("still looking for a master"); n < 2 || out.count("-iface") < n {
 		t.Errorf("%d lines saying it is still looking (with what to check), want 2 or 3:\n%s", n, out.b.String())

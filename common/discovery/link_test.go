@@ -165,6 +165,36 @@ func TestAcceptLinkCutsOffSilentStrangers(t *testing.T) {
 	}
 }
 
+// While AcceptLink still waits for the master, a silent stranger is cut
+// off at HelloTimeout, not when AcceptLink ends: else a few silent
+// connections per source would hold that source's share for the whole
+// join.
+func TestAcceptLinkCutsOffSilentStrangersWhileWaiting(t *testing.T) {
+	t.Parallel()
+	ln := linkListener(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	ended := make(chan error, 1)
+	go func() {
+		_, _, err := discovery.AcceptLink(ctx, ln, packets.LinkTask, linkMaster, time.Now().Add(time.Minute), logger.Discard())
+		ended <- err
+	}()
+	stranger := dialAndSend(t, ln, nil)
+	_ = stranger.SetReadDeadline(time.Now().Add(10 * discovery.HelloTimeout))
+	_, err := stranger.Read(make([]byte, 1))
+	select {
+	case err := <-ended:
+		t.Fatalf("AcceptLink ended (%v) with a minute to go", err)
+	default:
+	}
+	cancel()
+	if <-ended == nil {
+		t.Fatal("cancelled, yet AcceptLink succeeded")
+	}
+	if !errors.Is(err, io.EOF) {
+		t.Fatalf("the silent stranger's connection, AcceptLink still waiting: %v, want it closed at HelloTimeout", err)
+	}
+}
+
 // Row 2 of issue 13: a stranger holding 20 idle connections on a link port
 // (more than the old global cap of 16 waiting for a hello) does not keep
 // the master's connection out; each of its connections is dropped within

@@ -19,15 +19,7 @@ import (
 // (the product never runs a shell: -task splits exec= on spaces).
 func execTask(t *testing.T, argv []string, edit func(*Spec)) *Task {
 	t.Helper()
-	sp := Spec{Name: "t", Exec: argv, Load: 1, MaxInput: DefaultMaxData, MaxOutput: DefaultMaxData, Timeout: 10 * time.Second}
-	if edit != nil {
-		edit(&sp)
-	}
-	task, err := New(sp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return task
+	return newTestTask(t, func(sp *Spec) { sp.Exec = argv }, edit)
 }
 
 func TestExecChecksum(t *testing.T) {

@@ -11,19 +11,12 @@ import (
 	"time"
 )
 
+// httpTask builds a task calling h's server at /run.
 func httpTask(t *testing.T, h http.HandlerFunc, edit func(*Spec)) *Task {
 	t.Helper()
 	srv := httptest.NewServer(h) // on 127.0.0.1
 	t.Cleanup(srv.Close)
-	sp := Spec{Name: "t", HTTP: srv.URL + "/run", Load: 1, MaxInput: DefaultMaxData, MaxOutput: DefaultMaxData, Timeout: 10 * time.Second}
-	if edit != nil {
-		edit(&sp)
-	}
-	task, err := New(sp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return task
+	return newTestTask(t, func(sp *Spec) { sp.HTTP = srv.URL + "/run" }, edit)
 }
 
 func TestHTTPRunsTheService(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,10 +47,6 @@ const (
 // DefaultMaxData is the default max-input and max-output: the most a frame
 // carries.
 const DefaultMaxData = packets.MaxTaskData
-
-// ReservedNames are the master's own paths, which no task may take (the
-// built-in tasks are refused too: tasks.ByName).
-var ReservedNames = []string{"ok", "metrics", "api", "static", "sd", "status", "favicon.ico"}
 
 // Keys lists the keys a spec may have.
 var Keys = []string{"name", "exec", "http", "load", "max-input", "max-output", "timeout", "workers"}
@@ -158,8 +153,8 @@ func checkName(name string) error {
 	switch {
 	case !packets.ValidTaskName(name):
 		return fmt.Errorf("%q is not a task name: a lower-case letter, then lower-case letters, digits, _ or -, at most %d in all", name, packets.MaxTaskName)
-	case slices.Contains(ReservedNames, name):
-		return fmt.Errorf("%q is one of the master's own paths (%s)", name, strings.Join(ReservedNames, ", "))
+	case tasks.Reserved(name):
+		return fmt.Errorf("%q is one of the master's own paths (%s)", name, strings.Join(tasks.ReservedNames, ", "))
 	}
 	if _, builtin := tasks.ByName(name); builtin {
 		return fmt.Errorf("%q is a built-in task", name)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lbproject/loadbalancer/common/packets"
+	"github.com/lbproject/loadbalancer/common/tasks"
 )
 
 func TestParseSpec(t *testing.T) {
@@ -130,5 +131,19 @@ func TestOffer(t *testing.T) {
 	sp.PerByte = false
 	if got := sp.LoadOf(make([]byte, 10)); got != 3 {
 		t.Errorf("constant LoadOf = %d, want 3", got)
+	}
+}
+
+// Every one of the master's paths is refused as a task name, from the list
+// the master refuses offers by.
+func TestParseSpecRefusesEveryReservedName(t *testing.T) {
+	for _, name := range tasks.ReservedNames {
+		_, err := ParseSpec("name=" + name + ",exec=cat")
+		switch {
+		case err == nil:
+			t.Errorf("name=%s accepted", name)
+		case packets.ValidTaskName(name) && !strings.Contains(err.Error(), "master's own paths"):
+			t.Errorf("name=%s: %v, want it refused as one of the master's paths", name, err)
+		}
 	}
 }
