@@ -127,6 +127,14 @@ func (p *pool) notifyLocked() {
 	for cq, idle := q.turn, 0; cq != nil && idle < len(q.clients) && b.left(); { // idle: clients passed over since the last placement
 		next := cq.next // still in the ring after cq leaves it, unless the queue empties
 		if !p.placeOneLocked(cq, &b) {
+			if !b.left() {
+				// The budget ran out on cq's waiters: the next hand-off
+				// starts after cq, so that one client's many waiters that
+				// do not fit cannot spend every hand-off's budget while
+				// another client's would fit.
+				q.turn = next
+				return
+			}
 			idle, cq = idle+1, next
 			continue
 		}

@@ -425,4 +425,10 @@ func TestQueueNoJumpingPastTheBudget(t *testing.T) {
 	if mb, _, _ := p.enter(client(3), 1, 1, &skip); mb != nil {
 		t.Fatal("a newcomer was placed while an older request that fits waits")
 	}
+	// The next hand-off starts after the client whose waiters spent the
+	// budget: the one that fits is placed, not starved until -queue-wait.
+	p.setOffers(ms[0], all)
+	if handed(fits) == nil {
+		t.Fatal("the waiter that fits was not placed by the next hand-off: one client's waiters that do not fit spend every budget")
+	}
 }
