@@ -143,6 +143,27 @@ func TestHedgeWinsOnAnotherSlave(t *testing.T) {
 	})
 }
 
+// A task goes to two slaves at most: when the hedge's try times out too, no
+// third try goes out, and the task ends at the task timeout.
+func TestHedgeOnlyOnce(t *testing.T) {
+	o := testutil.MasterOptions(t)
+	o.Algorithm = "round_robin"
+	o.EjectAfter = 0                          // the silent slaves stay candidates
+	o.TryTimeoutFloor = 50 * time.Millisecond // a type with no result yet: 500 ms per try
+	o.TaskTimeout = 1600 * time.Millisecond   // room for three tries of 500 ms
+	m, _ := testutil.StartMaster(t, o)
+	base := "http://" + m.HTTPAddr().String()
+	for _, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+		startFake(t, m, ip, testutil.FakeSilent)
+	}
+	if status, _, body := testutil.Get(t, base+"/fibonacci?n=90", ""); status != http.StatusGatewayTimeout {
+		t.Fatalf("every slave silent: %d %q, want 504", status, body)
+	}
+	if v := metricValue(t, base, "master_tasks_hedged_total"); v != 1 {
+		t.Errorf("master_tasks_hedged_total %v, want 1: a task is hedged once", v)
+	}
+}
+
 // A slave that answers load polls but never returns results is ejected
 // after -eject-after timed-out tries in a row, listed as ejected, and comes
 // back by itself after -eject-base; no request fails meanwhile.

@@ -126,7 +126,7 @@ func FuzzAccept(f *testing.F) {
 		}
 		exact := false
 		for _, part := range strings.Split(accept, ",") {
-			exact = exact || strings.TrimSpace(part) == "application/json"
+			exact = exact || strings.EqualFold(strings.TrimSpace(part), "application/json") // media types ignore case
 		}
 		switch {
 		case exact && !kinds[0]:
