@@ -164,6 +164,20 @@ func TestHedgeOnlyOnce(t *testing.T) {
 	}
 }
 
+// A task refused by the only slave with room waits for room to change, up
+// to the task timeout: then it is a timeout (504), not "no room" (503),
+// since it was dispatched once.
+func TestRefusedTaskTimesOut(t *testing.T) {
+	o := testutil.MasterOptions(t)
+	o.TaskTimeout = 500 * time.Millisecond
+	m, _ := testutil.StartMaster(t, o)
+	base := "http://" + m.HTTPAddr().String()
+	startFake(t, m, "127.0.0.2", testutil.FakeRefuse)
+	if status, _, body := testutil.Get(t, base+"/fibonacci?n=90", ""); status != http.StatusGatewayTimeout {
+		t.Fatalf("refused by the only slave: %d %q, want 504 after the task timeout", status, body)
+	}
+}
+
 // A slave that answers load polls but never returns results is ejected
 // after -eject-after timed-out tries in a row, listed as ejected, and comes
 // back by itself after -eject-base; no request fails meanwhile.

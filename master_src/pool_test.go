@@ -258,3 +258,37 @@ func TestRemovedSlaveIsNeverPickedAgain(t *testing.T) {
 		}
 	}
 }
+
+// An answer frees its load; a result also feeds the slave's computing time
+// (prequal, shortest_queue) and its last result (outlier detection), a NAK
+// or a loss does not.
+func TestPoolFinished(t *testing.T) {
+	t.Parallel()
+	p, ms := newTestPool(t, "round_robin", 0, 100)
+	mb := ms[0]
+	for _, c := range []struct {
+		name    string
+		result  bool
+		service float64
+	}{
+		{"a NAK", false, 0},
+		{"a result", true, 0.002},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := acquireNow(t, p, 10); err != nil {
+				t.Fatal(err)
+			}
+			p.finished(mb, 1, 10, 5*time.Millisecond, 2*time.Millisecond, c.result)
+			f := mb.Figures()
+			if f.Committed != 0 || f.InFlight != 0 {
+				t.Fatalf("committed %d, in flight %d after the answer; want 0 and 0", f.Committed, f.InFlight)
+			}
+			if f.Service != c.service {
+				t.Errorf("service %v, want %v", f.Service, c.service)
+			}
+			if got := !mb.outlier.lastResult.IsZero(); got != c.result {
+				t.Errorf("last result recorded: %v, want %v", got, c.result)
+			}
+		})
+	}
+}
