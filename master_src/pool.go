@@ -276,15 +276,8 @@ func (p *pool) trackLocked(mb *member) {
 	}
 }
 
-// observe records the round trip and computing time of a task of the given
-// type and load on mb (least_latency and prequal read them).
-func (p *pool) observe(mb *member, task uint8, rtt, compute time.Duration, load uint64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.observeLocked(mb, task, rtt, compute, load)
-	p.trackLocked(mb)
-}
-
+// observeLocked records the round trip and computing time of a task of the
+// given type and load on mb (least_latency and prequal read them).
 func (p *pool) observeLocked(mb *member, task uint8, rtt, compute time.Duration, load uint64) {
 	now := time.Now()
 	mb.fig.Latency[task].Observe(rtt.Seconds()/float64(max(load, 1)), now)

@@ -292,3 +292,12 @@ func TestPoolFinished(t *testing.T) {
 		})
 	}
 }
+
+// observe records a result's times on mb without freeing its load, under
+// the lock, for tests that set a slave's figures directly.
+func (p *pool) observe(mb *member, task uint8, rtt, compute time.Duration, load uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.observeLocked(mb, task, rtt, compute, load)
+	p.trackLocked(mb)
+}
