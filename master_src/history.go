@@ -70,12 +70,37 @@ func (h *history) last(s *session, n int) ([]float64, uint64) {
 	if r == nil {
 		return []float64{}, 0
 	}
+	return r.last(n), r.reports
+}
+
+func (r *loadRing) last(n int) []float64 {
 	k := min(uint64(n), uint64(len(r.samples)), r.reports)
 	out := make([]float64, k)
 	for i := range out {
 		out[i] = r.samples[(r.reports-k+uint64(i))%uint64(len(r.samples))]
 	}
-	return out, r.reports
+	return out
+}
+
+// listed completes, in one look, the status of pool members read before
+// it: each still serving gets its last n reports and one lost since the
+// pool was read is left out; lost lists the lost slaves, latest first.
+// Looking at both under one lock is what shows a slave being lost exactly
+// once: lost records it here before the pool lets it go.
+func (h *history) listed(sessions []*session, serving []slaveStatus, now time.Time, n int) (kept, lost []slaveStatus) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	kept = serving[:0]
+	for i, s := range sessions {
+		r := h.loads[s]
+		if r == nil {
+			continue
+		}
+		st := serving[i]
+		st.LoadHistory, st.Reports = r.last(n), r.reports
+		kept = append(kept, st)
+	}
+	return kept, h.lostSlavesLocked(now, n)
 }
 
 // lost lists a slave that left the pool, as st shows it, for lostFor.
@@ -94,11 +119,9 @@ func (h *history) lost(s *session, st slaveStatus, cause string, now time.Time) 
 	h.gone = append(h.gone, st)
 }
 
-// lostSlaves lists the slaves lost in the last lostFor, latest first, each
+// lostSlavesLocked lists the slaves lost in the last lostFor, latest first, each
 // with at most n load reports.
-func (h *history) lostSlaves(now time.Time, n int) []slaveStatus {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func (h *history) lostSlavesLocked(now time.Time, n int) []slaveStatus {
 	h.pruneLocked(now)
 	out := make([]slaveStatus, 0, len(h.gone))
 	for i := len(h.gone) - 1; i >= 0; i-- {

@@ -209,8 +209,9 @@ func (s *session) leaving() {
 }
 
 // lost lists the slave as lost and takes it out of the pool; the link calls
-// it once, before failing the tasks in flight. The status page, which skips
-// pool members whose session is lost, never shows it twice or not at all.
+// it once, before failing the tasks in flight. The history records it
+// before the pool lets it go, which keeps it on the status page exactly
+// once (see history.listed).
 func (s *session) lost(cause error) {
 	if !s.m.reg.lose(s) || s.mb == nil {
 		return

@@ -197,6 +197,35 @@ func TestPoolHistoryAndLostSlaves(t *testing.T) {
 	}
 }
 
+// A slave being lost is listed exactly once at every step of lost(): the
+// registry marks it, the history records it, then the pool lets it go.
+// /api/slaves once missed it between the first two steps.
+func TestSlaveBeingLostListedOnce(t *testing.T) {
+	t.Parallel()
+	o := NewOptions()
+	o.LostSlaveTTL = time.Minute
+	mst := newTestMaster(t, o)
+	s := joinForTest(t, mst, nodeKey{IP: netip.MustParseAddr("10.0.0.8"), ID: 4001}, 0, packets.LoadReport{MaxLoad: 100})
+	check := func(step, want string) {
+		t.Helper()
+		list := mst.slaveList(time.Now(), 3)
+		if len(list) != 1 || list[0].State != want {
+			t.Errorf("%s: listed %+v, want one row %q", step, list, want)
+		}
+	}
+	check("serving", stateServingName)
+	now := time.Now()
+	st := mst.slaveStatus(s, now, 3)
+	if !mst.reg.lose(s) {
+		t.Fatal("registry did not lose the session")
+	}
+	check("registry lost it", stateServingName)
+	mst.history.lost(s, st, "test", now)
+	check("history recorded it", stateLostName)
+	mst.pool.remove(s.mb)
+	check("pool let it go", stateLostName)
+}
+
 // A slave that confirmed its join and is being connected is listed as
 // joining; an ACKed slave that has not confirmed, and a joining monitor,
 // are not.

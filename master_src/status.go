@@ -291,40 +291,28 @@ func chartValue(x float64) float64 {
 // ---- built from the sessions, the pool and the history ----------------------
 
 // slaveList is every slave /api/slaves lists, each with at most n load
-// reports: those in the pool first, then those joining, then the lost ones.
+// reports: those in the pool first, in pool order, then those joining, then
+// the lost ones. The pool is read before the history, which leaves out a
+// member lost in between (see history.listed).
 func (m *Master) slaveList(now time.Time, n int) []slaveStatus {
-	list := m.servingStatuses(now, n)
+	m.pool.mu.Lock()
+	sessions := make([]*session, 0, len(m.pool.members))
+	serving := make([]slaveStatus, 0, len(m.pool.members))
+	for _, x := range m.pool.members {
+		mb := x.(*member)
+		sessions = append(sessions, mb.s)
+		serving = append(serving, mb.statusLocked(now))
+	}
+	m.pool.mu.Unlock()
+	for i, s := range sessions {
+		serving[i].Tasks = m.catalog.tasksOf(s)
+	}
+	list, lost := m.history.listed(sessions, serving, now, n)
 	for _, k := range m.reg.linking() {
 		list = append(list, slaveStatus{Slave: k.String(), IP: k.IP.String(), ID: k.ID,
 			State: stateJoiningName, Tasks: []string{}, LoadHistory: []float64{}})
 	}
-	return append(list, m.history.lostSlaves(now, n)...)
-}
-
-// servingStatuses lists the slaves in the pool, in pool order, each with at
-// most n load reports. A slave being lost (already listed as lost) is left
-// out.
-func (m *Master) servingStatuses(now time.Time, n int) []slaveStatus {
-	m.pool.mu.Lock()
-	sessions := make([]*session, 0, len(m.pool.members))
-	out := make([]slaveStatus, 0, len(m.pool.members))
-	for _, x := range m.pool.members {
-		mb := x.(*member)
-		sessions = append(sessions, mb.s)
-		out = append(out, mb.statusLocked(now))
-	}
-	m.pool.mu.Unlock()
-	kept := out[:0]
-	for i, s := range sessions {
-		if m.reg.state(s) == stateLost {
-			continue
-		}
-		st := out[i]
-		st.LoadHistory, st.Reports = m.history.last(s, n)
-		st.Tasks = m.catalog.tasksOf(s)
-		kept = append(kept, st)
-	}
-	return kept
+	return append(list, lost...)
 }
 
 // slaveStatus is s as /api/slaves shows it now, with at most n load reports.
