@@ -45,12 +45,14 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -130,6 +132,13 @@ type Server struct {
 	dashboards  map[string]*Dashboard // by uid
 	requests    []Request
 
+	// prom queries datasources' Prometheus for the health route. With
+	// loopbackOnly (StartTest's doubles, in-process tests in the root
+	// namespace) it dials 127.0.0.0/8 and ::1 only, so a test's made-up
+	// host never sends a packet out of this machine.
+	prom         *http.Client
+	loopbackOnly bool
+
 	lifeMu sync.Mutex // guards the listener fields
 	addr   string
 	srv    *http.Server
@@ -147,6 +156,17 @@ func New(key string) *Server {
 		datasources: map[int64]*Datasource{},
 		dashboards:  map[string]*Dashboard{},
 	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.Proxy = nil
+	transport.DisableKeepAlives = true // health checks are rare; nothing idle outlives a test
+	dialer := &net.Dialer{Timeout: healthTimeout}
+	transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if s.loopbackOnly && !isLoopback(addr) {
+			return nil, fmt.Errorf("dial %s %s: %w (the double reaches loopback only)", network, addr, syscall.ECONNREFUSED)
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
+	s.prom = &http.Client{Transport: transport}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", s.health)
 	mux.HandleFunc("GET /api/datasources", s.listDatasources)
@@ -594,6 +614,19 @@ func (s *Server) getDatasource(by lookup) http.HandlerFunc {
 	}
 }
 
+// isLoopback says whether host:port names this machine's loopback.
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
 // healthTimeout bounds the double's query to a datasource's Prometheus.
 const healthTimeout = 2 * time.Second
 
@@ -618,7 +651,7 @@ func (s *Server) checkHealth(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, msg("Data source not found"))
 		return
 	}
-	if err := queryPrometheus(r.Context(), dsURL); err != nil {
+	if err := s.queryPrometheus(r.Context(), dsURL); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"status": "ERROR", "message": err.Error()})
 		return
 	}
@@ -626,14 +659,14 @@ func (s *Server) checkHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 // queryPrometheus runs 1+1 on the Prometheus at base.
-func queryPrometheus(ctx context.Context, base string) error {
+func (s *Server) queryPrometheus(ctx context.Context, base string) error {
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/v1/query?query=1%2B1", nil)
 	if err != nil {
 		return fmt.Errorf("Prometheus URL %q: %w", base, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.prom.Do(req)
 	if err != nil {
 		return fmt.Errorf("querying %s: %w", base, err)
 	}

@@ -464,6 +464,10 @@ func TestDatasourceHealth(t *testing.T) {
 	s.AddDatasource(Datasource{Name: "up", UID: "up", Type: "prometheus", URL: prom.URL})
 	s.AddDatasource(Datasource{Name: "down", UID: "down", Type: "prometheus", URL: deadURL})
 	s.AddDatasource(Datasource{Name: "notprom", UID: "notprom", Type: "prometheus", URL: s.URL()})
+	// StartTest's double must not send a packet off loopback: a made-up
+	// host is refused before any dial, whatever the test's network.
+	s.AddDatasource(Datasource{Name: "far", UID: "far", Type: "prometheus", URL: "http://192.0.2.7:9090"})
+	s.AddDatasource(Datasource{Name: "local", UID: "local", Type: "prometheus", URL: strings.Replace(prom.URL, "127.0.0.1", "localhost", 1)})
 	c := newClient(t, s, bearer(token))
 	for _, tc := range []struct {
 		uid, status string
@@ -472,12 +476,17 @@ func TestDatasourceHealth(t *testing.T) {
 		{"up", "OK", 200},
 		{"down", "ERROR", 400},
 		{"notprom", "ERROR", 400},
+		{"far", "ERROR", 400},
+		{"local", "OK", 200},
 		{"nope", "", 404},
 	} {
 		code, body := c.do("GET", "/api/datasources/uid/"+tc.uid+"/health", nil)
 		if code != tc.want || (tc.status != "" && body["status"] != tc.status) || body["message"] == "" {
 			t.Errorf("health of %s: %d %v, want %d status %q and a message", tc.uid, code, body, tc.want, tc.status)
 		}
+	}
+	if _, body := c.do("GET", "/api/datasources/uid/far/health", nil); !strings.Contains(fmt.Sprint(body["message"]), "loopback only") {
+		t.Errorf("health of a host off loopback: %v, want the double's refusal", body)
 	}
 	if code, _ := newClient(t, s, "").do("GET", "/api/datasources/uid/up/health", nil); code != 401 {
 		t.Errorf("health without a key: %d, want 401", code)
