@@ -3,6 +3,7 @@ package testutil
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"testing"
@@ -84,28 +85,75 @@ func StartFakeSlaveWith(t testing.TB, f FakeSlave) *Node {
 		}
 		cfg := discovery.Config{Target: target, FirstWait: 50 * time.Millisecond, MaxWait: 200 * time.Millisecond, ConfirmBurst: 3, Log: logger.Discard()}
 		port := func(i int) uint16 { return uint16(lns[i].Addr().(*net.TCPAddr).Port) }
-		_, err := discovery.Join(ctx, udp, cfg, false, func(token uint64) packets.Message {
-			return packets.SlaveJoinConfirm{Token: token, IP: addr, LoadPort: port(0), TaskPort: port(1), ResultPort: port(2), MetricsPort: 9}
-		})
-		if err != nil {
-			return nil // stopped before joining
-		}
 		var conns [3]net.Conn
-		for i, ln := range lns {
-			_ = ln.SetDeadline(time.Now().Add(30 * time.Second)) // generous: CI machines get busy
-			if conns[i], err = ln.Accept(); err != nil {
+		// As a real slave does, a join whose links do not come (its
+		// confirms lost, say, with a hundred slaves joining at once) is
+		// given up after fakeLinkTimeout and made again.
+		for {
+			_, err := discovery.Join(ctx, udp, cfg, false, func(token uint64) packets.Message {
+				return packets.SlaveJoinConfirm{Token: token, IP: addr, LoadPort: port(0), TaskPort: port(1), ResultPort: port(2), MetricsPort: 9}
+			})
+			if err != nil {
+				return nil // stopped before joining
+			}
+			if conns, err = acceptFakeLinks(ctx, lns); err == nil {
+				break
+			}
+			var ne net.Error
+			switch {
+			case ctx.Err() != nil:
+				return nil // stopped before the links came
+			case !errors.As(err, &ne) || !ne.Timeout():
 				return err
 			}
-			defer conns[i].Close()
-			if _, err := packets.ReadFrame(conns[i]); err != nil { // the hello, unbuffered
-				return err
-			}
+		}
+		for _, c := range conns {
+			defer c.Close()
 		}
 		go serveFakeLoad(conns[0], maxLoad)
 		go serveFakeTasks(conns, f)
 		<-ctx.Done()
 		return nil
 	})
+}
+
+// fakeLinkTimeout is the fake slave's wait for the master's three links
+// after a join (the slave's -link-timeout default).
+const fakeLinkTimeout = 5 * time.Second
+
+// acceptFakeLinks accepts the master's load, task and result links in turn,
+// each with its hello read, within fakeLinkTimeout or until ctx ends; on an
+// error it closes what it accepted.
+func acceptFakeLinks(ctx context.Context, lns [3]*net.TCPListener) ([3]net.Conn, error) {
+	var conns [3]net.Conn
+	deadline := time.Now().Add(fakeLinkTimeout)
+	for _, ln := range lns {
+		_ = ln.SetDeadline(deadline)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		for _, ln := range lns {
+			_ = ln.SetDeadline(time.Now())
+		}
+	})
+	defer stop()
+	for i, ln := range lns {
+		c, err := ln.Accept()
+		if err == nil {
+			conns[i] = c
+			_ = c.SetReadDeadline(deadline)
+			_, err = packets.ReadFrame(c) // the hello, unbuffered
+			_ = c.SetReadDeadline(time.Time{})
+		}
+		if err != nil {
+			for _, c := range conns[:i+1] {
+				if c != nil {
+					_ = c.Close()
+				}
+			}
+			return [3]net.Conn{}, err
+		}
+	}
+	return conns, nil
 }
 
 func serveFakeLoad(c net.Conn, maxLoad uint64) {
