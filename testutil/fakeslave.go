@@ -3,7 +3,6 @@ package testutil
 import (
 	"bufio"
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"testing"
@@ -86,25 +85,21 @@ func StartFakeSlaveWith(t testing.TB, f FakeSlave) *Node {
 		cfg := discovery.Config{Target: target, FirstWait: 50 * time.Millisecond, MaxWait: 200 * time.Millisecond, ConfirmBurst: 3, Log: logger.Discard()}
 		port := func(i int) uint16 { return uint16(lns[i].Addr().(*net.TCPAddr).Port) }
 		var conns [3]net.Conn
-		// As a real slave does, a join whose links do not come (its
+		// As a real slave does, a join whose links do not all come (its
 		// confirms lost, say, with a hundred slaves joining at once) is
 		// given up after fakeLinkTimeout and made again.
 		for {
-			_, err := discovery.Join(ctx, udp, cfg, false, func(token uint64) packets.Message {
+			master, err := discovery.Join(ctx, udp, cfg, false, func(token uint64) packets.Message {
 				return packets.SlaveJoinConfirm{Token: token, IP: addr, LoadPort: port(0), TaskPort: port(1), ResultPort: port(2), MetricsPort: 9}
 			})
 			if err != nil {
 				return nil // stopped before joining
 			}
-			if conns, err = acceptFakeLinks(ctx, lns); err == nil {
+			if conns, err = acceptFakeLinks(ctx, lns, master); err == nil {
 				break
 			}
-			var ne net.Error
-			switch {
-			case ctx.Err() != nil:
+			if ctx.Err() != nil {
 				return nil // stopped before the links came
-			case !errors.As(err, &ne) || !ne.Timeout():
-				return err
 			}
 		}
 		for _, c := range conns {
@@ -121,37 +116,22 @@ func StartFakeSlaveWith(t testing.TB, f FakeSlave) *Node {
 // after a join (the slave's -link-timeout default).
 const fakeLinkTimeout = 5 * time.Second
 
-// acceptFakeLinks accepts the master's load, task and result links in turn,
-// each with its hello read, within fakeLinkTimeout or until ctx ends; on an
-// error it closes what it accepted.
-func acceptFakeLinks(ctx context.Context, lns [3]*net.TCPListener) ([3]net.Conn, error) {
+// acceptFakeLinks accepts the load, task and result links of the join
+// master answered, within fakeLinkTimeout, through the slave's own
+// discovery.AcceptLink: a late link of an earlier join, with its old token,
+// is closed, not taken. On an error it closes what it accepted.
+func acceptFakeLinks(ctx context.Context, lns [3]*net.TCPListener, master discovery.Master) ([3]net.Conn, error) {
 	var conns [3]net.Conn
 	deadline := time.Now().Add(fakeLinkTimeout)
-	for _, ln := range lns {
-		_ = ln.SetDeadline(deadline)
-	}
-	stop := context.AfterFunc(ctx, func() {
-		for _, ln := range lns {
-			_ = ln.SetDeadline(time.Now())
-		}
-	})
-	defer stop()
-	for i, ln := range lns {
-		c, err := ln.Accept()
-		if err == nil {
-			conns[i] = c
-			_ = c.SetReadDeadline(deadline)
-			_, err = packets.ReadFrame(c) // the hello, unbuffered
-			_ = c.SetReadDeadline(time.Time{})
-		}
+	for i, kind := range []packets.Link{packets.LinkLoad, packets.LinkTask, packets.LinkResult} {
+		c, _, err := discovery.AcceptLink(ctx, lns[i], kind, master, deadline, logger.Discard())
 		if err != nil {
-			for _, c := range conns[:i+1] {
-				if c != nil {
-					_ = c.Close()
-				}
+			for _, c := range conns[:i] {
+				_ = c.Close()
 			}
 			return [3]net.Conn{}, err
 		}
+		conns[i] = c
 	}
 	return conns, nil
 }

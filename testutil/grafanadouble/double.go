@@ -132,10 +132,11 @@ type Server struct {
 	dashboards  map[string]*Dashboard // by uid
 	requests    []Request
 
-	// prom queries datasources' Prometheus for the health route. With
+	// prom queries datasources' Prometheus for the health route, never
+	// through a proxy (the double stands for a Grafana beside them). With
 	// loopbackOnly (StartTest's doubles, in-process tests in the root
-	// namespace) it dials 127.0.0.0/8 and ::1 only, so a test's made-up
-	// host never sends a packet out of this machine.
+	// namespace) it dials loopback only (127.0.0.0/8, ::1, localhost), so a
+	// test's made-up host never sends a packet out of this machine.
 	prom         *http.Client
 	loopbackOnly bool
 
