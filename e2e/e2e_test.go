@@ -16,9 +16,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lbproject/loadbalancer/common/runtimetune"
 )
 
 const (
@@ -85,6 +88,7 @@ func TestClusterOnVirtualSubnet(t *testing.T) {
 	t.Run("bad input", c.testBadInput)
 	t.Run("spread across slaves", c.testSpread)
 	t.Run("cores shared", c.testCoresShared)
+	t.Run("runtime tuned", c.testRuntimeTuned)
 	t.Run("slave death", c.testSlaveDeath)
 
 	t.Logf("test body took %s (teardown follows)", time.Since(started).Round(time.Millisecond))
@@ -334,6 +338,31 @@ func (c *cluster) testCoresShared(t *testing.T) {
 	}
 	if !strings.Contains(c.slaves[0].out.String(), `msg="cores shared"`) {
 		t.Errorf("%s logged no \"cores shared\" line:\n%s", c.slaves[0].name, c.slaves[0].out)
+	}
+}
+
+// testRuntimeTuned checks that master and slaves re-executed themselves
+// under runtimetune's GODEBUG, keeping their PIDs.
+func (c *cluster) testRuntimeTuned(t *testing.T) {
+	procs := []*proc{c.master}
+	for _, s := range c.slaves {
+		procs = append(procs, s.proc)
+	}
+	for _, p := range procs {
+		environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.cmd.Process.Pid))
+		if err != nil {
+			t.Fatalf("%s: %v", p.name, err)
+		}
+		godebug := ""
+		for _, kv := range strings.Split(string(environ), "\x00") {
+			if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+				godebug = v
+				break
+			}
+		}
+		if !slices.Contains(strings.Split(godebug, ","), runtimetune.Setting) {
+			t.Errorf("%s runs with GODEBUG=%q, want %s in it", p.name, godebug, runtimetune.Setting)
+		}
 	}
 }
 

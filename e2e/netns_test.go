@@ -48,7 +48,8 @@ func requireTools(t *testing.T) {
 
 // cleanEnv is the environment of every child process: no proxy settings, so
 // curl talks to the virtual subnet directly and never to a proxy elsewhere,
-// and no GOMAXPROCS, so the slaves share the cores as they do by default.
+// no GOMAXPROCS, so the slaves share the cores as they do by default, and no
+// GODEBUG, so the daemons set the runtime up as they do by default.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -57,6 +58,8 @@ func cleanEnv() []string {
 		case "http_proxy", "https_proxy", "all_proxy", "no_proxy":
 			continue
 		case "gomaxprocs": // it would stop the slaves sharing the cores
+			continue
+		case "godebug": // one setting schedtrace would stop runtimetune's
 			continue
 		}
 		env = append(env, kv)

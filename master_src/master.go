@@ -50,7 +50,7 @@ type Master struct {
 
 // New validates opts and binds the HTTP listener and the discovery socket.
 func New(opts Options) (*Master, error) {
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	algo, err := balance.New(opts.Algorithm)

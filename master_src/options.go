@@ -134,8 +134,9 @@ func NewOptions() Options {
 	}
 }
 
-// validate checks o; its errors are configuration mistakes (config.Invalid).
-func (o Options) validate() error {
+// Validate checks o, as New does first; its errors are configuration
+// mistakes (config.Invalid).
+func (o Options) Validate() error {
 	if err := o.check(); err != nil {
 		return config.Invalid(err)
 	}

@@ -4,7 +4,9 @@
 # servers computing the same tasks, and one such server alone. Prints a
 # Markdown table. Needs nginx and wrk (apt-get install nginx-light wrk).
 #   scripts/compare-nginx.sh [SECONDS [ROUNDS]]
-# Everything runs on its defaults.
+# Everything runs on its defaults. The master and slaves set up their Go
+# runtime as they do by default (README: Runtime tuning); GO_SERVERS_GODEBUG,
+# when set, is the plain Go servers' GODEBUG, to give them the same setting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -17,11 +19,13 @@ lb_setup compare
 go build -o "$dir/" ./cmd/master ./cmd/slave ./testutil/directserver
 
 MASTER=127.0.0.1:4292 NGINX=127.0.0.1:4293 DIRECT=127.0.0.1:4294 DISCOVERY=3092
+godebug=()
+[ -n "${GO_SERVERS_GODEBUG:-}" ] && godebug=("GODEBUG=$GO_SERVERS_GODEBUG")
 for port in 4295 4296 4297; do
-	"$dir/directserver" -listen "127.0.0.1:$port" 2>>"$dir/backends.log" &
+	env "${godebug[@]}" "$dir/directserver" -listen "127.0.0.1:$port" 2>>"$dir/backends.log" &
 	pids+=($!)
 done
-"$dir/directserver" -listen "$DIRECT" 2>>"$dir/direct.log" &
+env "${godebug[@]}" "$dir/directserver" -listen "$DIRECT" 2>>"$dir/direct.log" &
 pids+=($!)
 cat >"$dir/nginx.conf" <<NGINX
 worker_processes auto;

@@ -105,8 +105,9 @@ func NewOptions() Options {
 	}
 }
 
-// validate checks o; its errors are configuration mistakes (config.Invalid).
-func (o Options) validate() error {
+// Validate checks o, as New does first; its errors are configuration
+// mistakes (config.Invalid).
+func (o Options) Validate() error {
 	var err error
 	switch {
 	case o.MaxLoad == 0:

@@ -40,7 +40,7 @@ type Slave struct {
 // New resolves the interface and opens the slave's sockets: the three TCP
 // listeners first, then the UDP socket whose port is the slave's ID.
 func New(opts Options) (*Slave, error) {
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	ifc, err := netif.Resolve(opts.Iface)

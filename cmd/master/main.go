@@ -75,6 +75,10 @@ func run(ctx context.Context) error {
 	if o.Log, err = logger.New("master", os.Stderr, *level); err != nil {
 		return config.Invalid(err)
 	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	cli.Tune("master") // after the checks: -h, -version and mistakes exit without a restart
 	m, err := master.New(o)
 	if err != nil {
 		return err

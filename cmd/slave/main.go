@@ -60,6 +60,10 @@ func run(ctx context.Context) error {
 	if o.Log, err = logger.New("slave", os.Stderr, *level); err != nil {
 		return config.Invalid(err)
 	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	cli.Tune("slave") // after the checks: -h, -version and mistakes exit without a restart
 	s, err := slave.New(o)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lbproject/loadbalancer/common/buildinfo"
 	"github.com/lbproject/loadbalancer/common/config"
+	"github.com/lbproject/loadbalancer/common/runtimetune"
 )
 
 // Usagef is a command-line mistake found after parsing (an extra argument,
@@ -88,6 +89,14 @@ func Run(name string, f func(ctx context.Context) error) {
 	default:
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
+	}
+}
+
+// Tune re-executes the daemon under runtimetune's settings, for a daemon
+// whose requests wait on the network; a failure is only a warning.
+func Tune(name string) {
+	if err := runtimetune.Restart(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: warning: %v; going on with the Go runtime's defaults\n", name, err)
 	}
 }
 
