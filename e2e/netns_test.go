@@ -59,7 +59,7 @@ func cleanEnv() []string {
 			continue
 		case "gomaxprocs": // it would stop the slaves sharing the cores
 			continue
-		case "godebug": // one setting schedtrace would stop runtimetune's
+		case "godebug": // a schedtrace in it would stop runtimetune's re-exec
 			continue
 		}
 		env = append(env, kv)

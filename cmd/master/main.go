@@ -78,7 +78,7 @@ func run(ctx context.Context) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	cli.Tune("master") // after the checks: -h, -version and mistakes exit without a restart
+	cli.Tune(ctx, "master") // after the checks: -h, -version and mistakes exit without a restart
 	m, err := master.New(o)
 	if err != nil {
 		return err

@@ -63,7 +63,7 @@ func run(ctx context.Context) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	cli.Tune("slave") // after the checks: -h, -version and mistakes exit without a restart
+	cli.Tune(ctx, "slave") // after the checks: -h, -version and mistakes exit without a restart
 	s, err := slave.New(o)
 	if err != nil {
 		return err

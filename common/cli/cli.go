@@ -93,8 +93,13 @@ func Run(name string, f func(ctx context.Context) error) {
 }
 
 // Tune re-executes the daemon under runtimetune's settings, for a daemon
-// whose requests wait on the network; a failure is only a warning.
-func Tune(name string) {
+// whose requests wait on the network; a failure is only a warning. Run's
+// context is ctx: once a signal has ended it, the daemon does not restart,
+// since the new image would never hear of that signal.
+func Tune(ctx context.Context, name string) {
+	if ctx.Err() != nil {
+		return
+	}
 	if err := runtimetune.Restart(); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: warning: %v; going on with the Go runtime's defaults\n", name, err)
 	}

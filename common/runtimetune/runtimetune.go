@@ -11,7 +11,8 @@ import "strings"
 // to 20 µs. A daemon that idles between requests pays that for every
 // request: one request in flight on 2 cores, sysmon took 29% of the master's
 // CPU and a fifth of a slave's. With schedtrace set, sysmon never parks, and
-// its tick grows to 10 ms while there is nothing to retake or preempt.
+// its tick grows to 10 ms while it finds no processor to take back from a
+// system call.
 //
 // schedtrace also prints a scheduler line to stderr every that many
 // milliseconds of the host's uptime: the largest value the runtime takes,

@@ -17,6 +17,12 @@ import (
 // address and answers every byte with that byte.
 const echoEnv = "RUNTIMETUNE_TEST_ECHO"
 
+func init() {
+	if os.Getenv(echoEnv) != "" {
+		runEcho()
+	}
+}
+
 func runEcho() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,6 +107,8 @@ func TestSysmonStaysAwakeUnderSetting(t *testing.T) {
 
 // sysmonThread is the status file of the first thread the runtime starts
 // after the main one: sysmon, which runtime.main starts before anything else.
+// Thread IDs rise but for a wrap-around of the kernel's PID counter, when
+// this fails or misreads: rare enough for a test.
 func sysmonThread(t *testing.T, pid int) string {
 	t.Helper()
 	entries, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
